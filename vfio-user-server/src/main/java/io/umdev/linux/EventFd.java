@@ -2,8 +2,11 @@ package io.umdev.linux;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * An eventfd: the kernel's 64-bit counter used for interrupts (the server signals, the client's KVM
@@ -15,6 +18,9 @@ public final class EventFd implements AutoCloseable {
     private static final MemorySegment ONE = Arena.global().allocateFrom(JAVA_LONG, 1L);
     private static final ThreadLocal<MemorySegment> READ_BUFFER =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(JAVA_LONG));
+
+    /** What /proc/self/fd/N links to for an eventfd. */
+    private static final String EVENTFD_LINK = "anon_inode:[eventfd]";
 
     private final OwnedFd fd;
 
@@ -32,8 +38,26 @@ public final class EventFd implements AutoCloseable {
         return new EventFd(OwnedFd.adopt(LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK)));
     }
 
-    /** Wraps an eventfd received from a peer; this object now owns it. */
+    /** Wraps an eventfd this process created; this object now owns it. */
     public static EventFd adopt(OwnedFd fd) {
+        return new EventFd(fd);
+    }
+
+    /**
+     * Wraps a descriptor received from a peer after checking that it really is an eventfd: anything else
+     * (a pipe that fills up, a file) could stall or corrupt whoever signals it. On success this object
+     * owns {@code fd}; on failure the caller still does.
+     */
+    public static EventFd adoptChecked(OwnedFd fd) throws LinuxException {
+        String target;
+        try {
+            target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd.fd())).toString();
+        } catch (IOException e) {
+            throw new LinuxException("readlink(/proc/self/fd)", Errno.EBADF);
+        }
+        if (!EVENTFD_LINK.equals(target)) {
+            throw new LinuxException("eventfd check (" + target + ")", Errno.EINVAL);
+        }
         return new EventFd(fd);
     }
 

@@ -62,6 +62,19 @@ public final class OwnedFd implements AutoCloseable {
         }
     }
 
+    /**
+     * A duplicate we own, after which this object lets go of its number without closing it. For numbers
+     * another library will close itself (junixsocket's received descriptors).
+     */
+    public OwnedFd duplicateAndForget() throws LinuxException {
+        try {
+            return duplicate();
+        } finally {
+            handle.forget();
+            cleanable.clean();
+        }
+    }
+
     @Override
     public void close() {
         handle.markClosed();
@@ -105,6 +118,12 @@ public final class OwnedFd implements AutoCloseable {
 
         void markClosed() {
             explicitlyClosed = true;
+        }
+
+        /** Marks the number closed without closing it: someone else owns it after all. */
+        void forget() {
+            explicitlyClosed = true;
+            state.getAndUpdate(s -> s | CLOSED);
         }
 
         /** Runs once, from close() or from the cleaner if the owner was dropped without closing. */

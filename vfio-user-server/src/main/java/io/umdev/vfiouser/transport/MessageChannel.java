@@ -1,0 +1,276 @@
+package io.umdev.vfiouser.transport;
+
+import io.umdev.linux.LinuxException;
+import io.umdev.linux.OwnedFd;
+import io.umdev.linux.Poll;
+import io.umdev.vfiouser.protocol.MessageHeader;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+/**
+ * A connected vfio-user socket. Sending is thread-safe: each message goes out whole, its descriptors
+ * attached to its first byte. Receiving reads exactly one message (header, then the size it declares)
+ * into a buffer owned by the channel, so one thread at a time may receive.
+ */
+public final class MessageChannel implements AutoCloseable {
+    /** Receive buffers start small and grow to the largest message accepted. */
+    private static final int INITIAL_BUFFER = 64 * 1024;
+    /** Ancillary space per descriptor (SCM_RIGHTS int) plus the cmsg header, with room to spare. */
+    private static final int ANCILLARY_BYTES_PER_FD = 8;
+    private static final int ANCILLARY_OVERHEAD = 64;
+
+    private final AFUNIXSocketChannel channel;
+    private final int socketFd;
+    private final ReentrantLock sendLock = new ReentrantLock();
+    private final ByteBuffer header = ByteBuffer.allocateDirect(MessageHeader.SIZE).order(ByteOrder.nativeOrder());
+    private final MemorySegment headerSegment = MemorySegment.ofBuffer(header);
+    private ByteBuffer rx;
+    private MemorySegment rxSegment;
+
+    private MessageChannel(AFUNIXSocketChannel channel, int maxReceiveFds) throws IOException {
+        this.channel = channel;
+        channel.configureBlocking(true);
+        channel.ensureAncillaryReceiveBufferSize(ANCILLARY_OVERHEAD + maxReceiveFds * ANCILLARY_BYTES_PER_FD);
+        this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
+        this.rx = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.nativeOrder());
+        this.rxSegment = MemorySegment.ofBuffer(rx);
+    }
+
+    /** Wraps a channel accepted by a server. */
+    public static MessageChannel accepted(AFUNIXSocketChannel channel, int maxReceiveFds) throws IOException {
+        return new MessageChannel(channel, maxReceiveFds);
+    }
+
+    /** Connects to the server listening at {@code path}. */
+    public static MessageChannel connect(Path path, int maxReceiveFds) throws IOException {
+        AFUNIXSocketChannel channel = AFUNIXSocketChannel.open(AFUNIXSocketAddress.of(path));
+        try {
+            return new MessageChannel(channel, maxReceiveFds);
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+    }
+
+    /** The peer's pid, uid and gid. */
+    public PeerCredentials peer() throws IOException {
+        AFUNIXSocketCredentials c = channel.getPeerCredentials();
+        return new PeerCredentials(c.getPid(), c.getUid(), c.getGid());
+    }
+
+    /**
+     * Waits until a message can be received or the peer hung up; false on timeout. For a receiver that
+     * must not block past a deadline.
+     */
+    public boolean awaitReadable(int timeoutMillis) throws IOException {
+        if (!channel.isOpen()) {
+            throw new ClosedChannelException();
+        }
+        try {
+            return Poll.poll(socketFd, Poll.POLLIN, timeoutMillis) != 0;
+        } catch (LinuxException e) {
+            throw new IOException("poll on vfio-user socket: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Receives exactly one message into the channel's buffer: the result is valid until the next
+     * receive. A message larger than {@code maxMessageSize} has its payload read and discarded (see
+     * {@link ReceivedMessage#oversized()}), so the stream stays in step. Returns null when the peer
+     * closed the connection between messages.
+     *
+     * @throws StreamBrokenException if the header is impossible or the stream ends inside a message
+     */
+    public ReceivedMessage receive(int maxMessageSize) throws IOException {
+        return receive(maxMessageSize, false);
+    }
+
+    /** Like {@link #receive(int)}, into memory of its own that outlives later receives. */
+    public ReceivedMessage receiveDetached(int maxMessageSize) throws IOException {
+        return receive(maxMessageSize, true);
+    }
+
+    private ReceivedMessage receive(int maxMessageSize, boolean detached) throws IOException {
+        header.clear();
+        if (!readFully(header, true)) {
+            discardReceivedFds();
+            return null;
+        }
+        long size = MessageHeader.size(headerSegment);
+        if (size < MessageHeader.SIZE) {
+            discardReceivedFds();
+            throw new StreamBrokenException("message header declares " + size + " bytes, less than the header itself");
+        }
+        boolean oversized = size > maxMessageSize;
+        int kept = oversized ? MessageHeader.SIZE : (int) size;
+        ByteBuffer target;
+        if (detached) {
+            // Heap memory: cheap to allocate for each message, and collected with it.
+            target = ByteBuffer.allocate(kept).order(ByteOrder.nativeOrder());
+        } else {
+            if (kept > rx.capacity()) {
+                rx = ByteBuffer.allocateDirect(kept).order(ByteOrder.nativeOrder());
+                rxSegment = MemorySegment.ofBuffer(rx);
+            }
+            target = rx.clear().limit(kept);
+        }
+        target.put(header.flip());
+        if (oversized) {
+            discard(size - MessageHeader.SIZE);
+        } else {
+            readFully(target, false);
+        }
+        List<OwnedFd> fds = takeReceivedFds();
+        MemorySegment bytes = detached ? MemorySegment.ofBuffer(target.clear()) : rxSegment.asSlice(0, kept);
+        return new ReceivedMessage(bytes, fds, size);
+    }
+
+    /** Fills {@code buffer} up to its limit. Returns false on end of stream before any byte when allowed. */
+    private boolean readFully(ByteBuffer buffer, boolean eofAllowedAtStart) throws IOException {
+        boolean any = buffer.position() > 0;
+        while (buffer.hasRemaining()) {
+            int n = channel.read(buffer);
+            if (n < 0) {
+                if (!any && eofAllowedAtStart) {
+                    return false;
+                }
+                throw new StreamBrokenException("connection closed in the middle of a message");
+            }
+            any |= n > 0;
+        }
+        return true;
+    }
+
+    private void discard(long bytes) throws IOException {
+        ByteBuffer sink = rx.duplicate();
+        long left = bytes;
+        while (left > 0) {
+            sink.clear().limit((int) Math.min(sink.capacity(), left));
+            readFully(sink, false);
+            left -= sink.position();
+        }
+    }
+
+    /**
+     * Takes the descriptors junixsocket received with this message. Each is duplicated into a
+     * descriptor we own and junixsocket's is closed through the JDK, so that junixsocket forgets it
+     * and cannot close our number later when the socket closes.
+     */
+    private List<OwnedFd> takeReceivedFds() throws IOException {
+        FileDescriptor[] received = channel.getReceivedFileDescriptors();
+        if (received == null || received.length == 0) {
+            return new ArrayList<>(0);
+        }
+        List<OwnedFd> owned = new ArrayList<>(received.length);
+        IOException failure = null;
+        for (FileDescriptor fd : received) {
+            try {
+                int number = FileDescriptorCast.using(fd).as(Integer.class);
+                owned.add(OwnedFd.adopt(number).duplicateAndForget());
+            } catch (IOException e) {
+                failure = e;
+            } finally {
+                closeReceived(fd);
+            }
+        }
+        if (failure != null) {
+            owned.forEach(OwnedFd::close);
+            throw failure;
+        }
+        return owned;
+    }
+
+    private void discardReceivedFds() throws IOException {
+        FileDescriptor[] received = channel.getReceivedFileDescriptors();
+        if (received != null) {
+            for (FileDescriptor fd : received) {
+                closeReceived(fd);
+            }
+        }
+    }
+
+    private static void closeReceived(FileDescriptor fd) throws IOException {
+        if (fd.valid()) {
+            new FileInputStream(fd).close();
+        }
+    }
+
+    /** Sends one message: {@code message} is the whole message, header included. */
+    public void send(MemorySegment message, List<OwnedFd> fds) throws IOException {
+        ByteBuffer buffer = message.asByteBuffer();
+        sendLock.lock();
+        try {
+            List<OwnedFd> held = acquireAll(fds);
+            try {
+                if (!held.isEmpty()) {
+                    FileDescriptor[] out = new FileDescriptor[held.size()];
+                    for (int i = 0; i < out.length; i++) {
+                        out[i] = FileDescriptorCast.unsafeUsing(held.get(i).fd()).getFileDescriptor();
+                    }
+                    channel.setOutboundFileDescriptors(out);
+                }
+                try {
+                    writeFully(buffer);
+                } finally {
+                    if (!held.isEmpty()) {
+                        channel.setOutboundFileDescriptors((FileDescriptor[]) null);
+                    }
+                }
+            } finally {
+                held.forEach(OwnedFd::release);
+            }
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    private void writeFully(ByteBuffer buffer) throws IOException {
+        boolean first = true;
+        while (buffer.hasRemaining()) {
+            channel.write(buffer);
+            if (first && buffer.hasRemaining()) {
+                // The descriptors went with the first part; never send them twice.
+                channel.setOutboundFileDescriptors((FileDescriptor[]) null);
+            }
+            first = false;
+        }
+    }
+
+    private static List<OwnedFd> acquireAll(List<OwnedFd> fds) throws IOException {
+        if (fds.isEmpty()) {
+            return List.of();
+        }
+        List<OwnedFd> held = new ArrayList<>(fds.size());
+        for (OwnedFd fd : fds) {
+            if (!fd.acquire()) {
+                held.forEach(OwnedFd::release);
+                throw new IOException("cannot send " + fd + ": it is closed");
+            }
+            held.add(fd);
+        }
+        return held;
+    }
+
+    public boolean isOpen() {
+        return channel.isOpen();
+    }
+
+    /** Closes the socket; a thread blocked receiving gets an exception. */
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}
