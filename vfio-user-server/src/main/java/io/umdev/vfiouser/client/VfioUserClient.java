@@ -368,7 +368,12 @@ public final class VfioUserClient implements AutoCloseable {
         MemorySegment message = MemorySegment.ofArray(new byte[(int) (MessageHeader.SIZE + payload.byteSize())]);
         MessageHeader.write(message, id, command, message.byteSize(), MessageHeader.TYPE_COMMAND | flags, 0);
         MemorySegment.copy(payload, 0, message, MessageHeader.SIZE, payload.byteSize());
-        channel.send(message, fds);
+        try {
+            channel.send(message, fds);
+        } catch (IOException e) {
+            fail(e);
+            throw e;
+        }
     }
 
     private void ensureOpen() throws IOException {

@@ -126,13 +126,18 @@ final class Session implements ClientSession, DmaMessenger, Runnable {
     public void run() {
         boolean attached = false;
         try {
-            if (!negotiate()) {
+            long versionReply = negotiate();
+            if (versionReply < 0) {
                 return;
             }
+            // The device is attached before the client hears that it may go on.
             open = true;
             device.dma().setMessenger(this);
             device.connected(this);
             attached = true;
+            if (versionReply > 0) {
+                channel.send(tx.asSlice(0, versionReply), List.of());
+            }
             LOG.info("{}: client pid {} (uid {}) connected", name, peer.pid(), peer.uid());
             while (true) {
                 ReceivedMessage message = next();
@@ -167,14 +172,18 @@ final class Session implements ClientSession, DmaMessenger, Runnable {
         return m != null ? m : channel.receive(maxMessageSize);
     }
 
-    private boolean negotiate() throws IOException {
+    /**
+     * Reads and checks the client's VERSION and prepares the reply in the send buffer. Returns the
+     * reply's size (0 if the client asked for none), or -1 if the client was refused.
+     */
+    private long negotiate() throws IOException {
         if (!channel.awaitReadable((int) options.negotiationTimeout().toMillis())) {
             LOG.warn("{}: client pid {} sent no VERSION within {}; closing", name, peer.pid(), options.negotiationTimeout());
-            return false;
+            return -1;
         }
         try (ReceivedMessage m = channel.receive(maxMessageSize)) {
             if (m == null) {
-                return false;
+                return -1;
             }
             boolean wantsReply = (m.flags() & MessageHeader.NO_REPLY) == 0;
             try {
@@ -199,19 +208,17 @@ final class Session implements ClientSession, DmaMessenger, Runnable {
                         clientCapabilities.writeMultiple());
                 VersionPayload reply = new VersionPayload(VersionPayload.MAJOR,
                         Math.min(version.minor(), VersionPayload.MINOR), json);
-                long length = reply.encode(tx.asSlice(MessageHeader.SIZE));
-                if (wantsReply) {
-                    sendReply(m.id(), m.command(), length, List.of());
-                }
+                long size = MessageHeader.SIZE + reply.encode(tx.asSlice(MessageHeader.SIZE));
+                MessageHeader.write(tx, m.id(), m.command(), size, MessageHeader.TYPE_REPLY, 0);
                 LOG.debug("{}: negotiated with client pid {}: client {}, server {}", name, peer.pid(),
                         clientCapabilities, json);
-                return true;
+                return wantsReply ? size : 0;
             } catch (ProtocolException e) {
                 LOG.warn("{}: refusing client pid {}: {}", name, peer.pid(), e.getMessage());
                 if (wantsReply) {
                     sendError(m.id(), m.command(), e.errno());
                 }
-                return false;
+                return -1;
             }
         }
     }
@@ -236,6 +243,8 @@ final class Session implements ClientSession, DmaMessenger, Runnable {
             }
             length = handler.handle(command, m, tx.asSlice(MessageHeader.SIZE));
         } catch (ProtocolException e) {
+            // Descriptors the command did not keep are closed before the client hears back.
+            m.close();
             LOG.debug("{}: command {} (id {}) failed: {} ({})", name, m.command(), m.id(), e.getMessage(),
                     Errno.name(e.errno()));
             if (wantsReply) {
@@ -246,12 +255,14 @@ final class Session implements ClientSession, DmaMessenger, Runnable {
             }
             return;
         } catch (RuntimeException e) {
+            m.close();
             LOG.error("{}: device failed handling command {}", name, command, e);
             if (wantsReply) {
                 sendError(m.id(), m.command(), Errno.EIO);
             }
             return;
         }
+        m.close();
         if (wantsReply) {
             sendReply(m.id(), m.command(), length, handler.replyFds());
         }

@@ -32,6 +32,8 @@ public final class VfioUserServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VfioUserServer.class);
     /** How long a new client waits for the previous one's teardown before it is refused. */
     private static final long TEARDOWN_GRACE_SECONDS = 10;
+    /** How long a new client waits for a connected one to leave before it is refused. */
+    private static final long ADMISSION_GRACE_MILLIS = 1000;
 
     private final Path socketPath;
     private final String name;
@@ -39,6 +41,7 @@ public final class VfioUserServer implements AutoCloseable {
     private final ServerOptions options;
     private final AFUNIXServerSocketChannel listener;
     private final Thread acceptor;
+    private final Object admission = new Object();
     private volatile Session session;
     private volatile boolean closed;
 
@@ -136,53 +139,64 @@ public final class VfioUserServer implements AutoCloseable {
         PeerCredentials peer = channel.peer();
         if (!options.accessPolicy().permits(peer)) {
             LOG.warn("{}: refusing pid {} (uid {}): not permitted by the access policy", name, peer.pid(), peer.uid());
-            refuse(channel, Errno.EACCES);
+            Thread.ofPlatform().name("vfio-user-refuse:" + name).daemon(true).start(() -> refuse(channel, Errno.EACCES));
             return;
         }
-        Session current = session;
-        if (current != null && current.isClosing()) {
-            try {
-                current.awaitEnd(TEARDOWN_GRACE_SECONDS, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (current != null && !current.awaitEndQuietly(0)) {
-            LOG.warn("{}: refusing pid {}: the device already has a client (pid {})", name, peer.pid(),
-                    current.peer().pid());
-            refuse(channel, Errno.EBUSY);
-            return;
-        }
-        Session next = new Session(name, channel, peer, device, options);
-        session = next;
-        next.start();
+        Thread.ofPlatform().name("vfio-user-admit:" + name).daemon(true).start(() -> decide(channel, peer));
     }
 
     /**
-     * Answers the refused peer's first message with an error and hangs up, on a thread of its own so
-     * that a silent peer cannot hold up the acceptor.
+     * Starts a session for the new peer, or refuses it with EBUSY if the device already has a client.
+     * A previous client that is just leaving (a QEMU restarted right after a kill) is given a moment to
+     * finish first. The decision is made under a lock, so two newcomers cannot both win.
      */
-    private void refuse(MessageChannel channel, int errno) {
-        Thread.ofPlatform().name("vfio-user-refuse:" + name).daemon(true).start(() -> {
-            try (channel) {
-                if (!channel.awaitReadable((int) options.negotiationTimeout().toMillis())) {
+    private void decide(MessageChannel channel, PeerCredentials peer) {
+        long graceEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMISSION_GRACE_MILLIS);
+        Session current;
+        while (true) {
+            synchronized (admission) {
+                current = session;
+                if (closed) {
+                    closeQuietly(channel);
                     return;
                 }
-                try (ReceivedMessage m = channel.receive(options.maxMessageSize())) {
-                    if (m == null || m.isReply() || (m.flags() & MessageHeader.NO_REPLY) != 0) {
-                        return;
-                    }
-                    try (Arena arena = Arena.ofConfined()) {
-                        MemorySegment reply = arena.allocate(MessageHeader.SIZE);
-                        MessageHeader.write(reply, m.id(), m.command(), MessageHeader.SIZE,
-                                MessageHeader.TYPE_REPLY | MessageHeader.ERROR, errno);
-                        channel.send(reply, List.of());
-                    }
+                if (current == null || current.awaitEndQuietly(0)) {
+                    Session next = new Session(name, channel, peer, device, options);
+                    session = next;
+                    next.start();
+                    return;
                 }
-            } catch (IOException e) {
-                LOG.debug("{}: refused peer: {}", name, e.getMessage());
             }
-        });
+            long waitMillis = current.isClosing() ? TimeUnit.SECONDS.toMillis(TEARDOWN_GRACE_SECONDS)
+                    : TimeUnit.NANOSECONDS.toMillis(graceEnd - System.nanoTime());
+            if (waitMillis <= 0 || !current.awaitEndQuietly(waitMillis)) {
+                break;
+            }
+        }
+        LOG.warn("{}: refusing pid {}: the device already has a client (pid {})", name, peer.pid(), current.peer().pid());
+        refuse(channel, Errno.EBUSY);
+    }
+
+    /** Answers the refused peer's first message with an error, then hangs up. */
+    private void refuse(MessageChannel channel, int errno) {
+        try (channel) {
+            if (!channel.awaitReadable((int) options.negotiationTimeout().toMillis())) {
+                return;
+            }
+            try (ReceivedMessage m = channel.receive(options.maxMessageSize())) {
+                if (m == null || m.isReply() || (m.flags() & MessageHeader.NO_REPLY) != 0) {
+                    return;
+                }
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment reply = arena.allocate(MessageHeader.SIZE);
+                    MessageHeader.write(reply, m.id(), m.command(), MessageHeader.SIZE,
+                            MessageHeader.TYPE_REPLY | MessageHeader.ERROR, errno);
+                    channel.send(reply, List.of());
+                }
+            }
+        } catch (IOException e) {
+            LOG.debug("{}: refused peer: {}", name, e.getMessage());
+        }
     }
 
     /** Stops accepting, disconnects the client (resetting the device) and removes the socket file. */

@@ -154,13 +154,16 @@ public final class MessageChannel implements AutoCloseable {
         return true;
     }
 
+    /** Reads and drops {@code bytes}, into the receive buffer past the header kept there. */
     private void discard(long bytes) throws IOException {
         ByteBuffer sink = rx.duplicate();
+        long room = sink.capacity() - MessageHeader.SIZE;
         long left = bytes;
         while (left > 0) {
-            sink.clear().limit((int) Math.min(sink.capacity(), left));
+            long chunk = Math.min(room, left);
+            sink.clear().position(MessageHeader.SIZE).limit((int) (MessageHeader.SIZE + chunk));
             readFully(sink, false);
-            left -= sink.position();
+            left -= chunk;
         }
     }
 
