@@ -31,7 +31,7 @@ class DmaTableConcurrencyTest {
     private static final long MESSAGE_IOVA = 0x20_0000;
     private static final long PATTERN = 0x5a5a_5a5a_5a5a_5a5aL;
     private static final int READERS = 3;
-    private static final int CYCLES = 300;
+    private static final int CYCLES = 200;
 
     @Test
     void readersRacingMapAndUnmapSeeOnlyMappedBytesOrDmaExceptions() throws Exception {

@@ -210,6 +210,18 @@ class DmaTableTest {
     }
 
     @Test
+    void refusesAnAlreadyClosedFd() throws Exception {
+        try (DmaTable table = new DmaTable(8)) {
+            OwnedFd fd = Memfd.create("closed", P);
+            fd.close();
+            long descriptors = OpenFiles.descriptors();
+            assertRefused(Errno.EBADF, () -> table.map(0x10000, P, true, true, fd, 0));
+            assertEquals(descriptors, OpenFiles.descriptors());
+            assertEquals(0, table.size());
+        }
+    }
+
+    @Test
     void refusesAMemfdTooShortForOffsetPlusSize() throws Exception {
         try (DmaTable table = new DmaTable(8)) {
             assertMapRefusedClosingFd(Errno.EINVAL, table, 0x10000, 2 * P, true, true, P, 0);
