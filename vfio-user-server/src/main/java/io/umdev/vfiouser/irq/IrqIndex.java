@@ -128,7 +128,10 @@ public final class IrqIndex {
         }
     }
 
-    /** Unmasks {@code vector} from the device side; a pending interrupt is delivered now. */
+    /**
+     * Unmasks {@code vector} from the device side; a pending interrupt is delivered now (and masks an
+     * AUTOMASKED vector again).
+     */
     public void unmask(int vector) {
         if (vector >= 0 && vector < count) {
             unmaskVector(vector);
@@ -137,8 +140,14 @@ public final class IrqIndex {
     }
 
     private void unmaskVector(int vector) {
-        int before = state.getAndUpdate(vector, s -> s & ~(MASKED | PENDING));
+        // Delivering the pending interrupt is a trigger: an AUTOMASKED vector stays masked for it, as in VFIO.
+        boolean automasked = (infoFlags & IrqInfoPayload.FLAG_AUTOMASKED) != 0;
+        int before = state.getAndUpdate(vector,
+                s -> automasked && (s & PENDING) != 0 ? s & ~PENDING : s & ~(MASKED | PENDING));
         if ((before & PENDING) != 0) {
+            if (automasked) {
+                notify(maskNotifiers, vector);
+            }
             EventFd fd = triggers.get(vector);
             if (fd == null || !fd.signal()) {
                 lost.incrementAndGet();

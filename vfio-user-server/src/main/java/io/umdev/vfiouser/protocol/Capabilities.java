@@ -1,6 +1,7 @@
 package io.umdev.vfiouser.protocol;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -32,7 +33,8 @@ public record Capabilities(int maxMsgFds, long maxDataXferSize, long pgsizes, lo
     public static final long MAX_DATA_XFER_LIMIT = 1L << 30;
     public static final long MAX_DMA_MAPS_LIMIT = 1L << 31;
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Strict about what follows the object: "{...} junk" is malformed, not an object and some junk. */
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /**
      * Reads a peer's VERSION JSON. Null (no JSON) means all defaults; anything malformed or out of

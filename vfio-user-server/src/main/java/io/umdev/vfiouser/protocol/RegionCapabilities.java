@@ -79,7 +79,8 @@ public final class RegionCapabilities {
             int version = Short.toUnsignedInt((short) VERSION.get(info, at));
             long next = Integer.toUnsignedLong((int) NEXT.get(info, at));
             long body = at + RegionCapability.HEADER.byteSize();
-            long limit = next != 0 ? next : info.byteSize();
+            // The body ends at the next capability, and never beyond the reply even if next points past it.
+            long limit = next != 0 ? Math.min(next, info.byteSize()) : info.byteSize();
             if (next != 0 && next <= at) {
                 throw ProtocolException.invalid("region capability chain goes backwards (%d -> %d)", at, next);
             }
