@@ -242,16 +242,23 @@ public final class VfioUserClient implements AutoCloseable {
             Reply reply = check(call(Command.DEVICE_GET_REGION_IO_FDS.code(), 0, p, List.of()));
             RegionIoFdsPayload head = decoded(reply, RegionIoFdsPayload::decode);
             long needed = Integer.toUnsignedLong(head.argsz());
-            if (needed > argsz && head.count() > 0) {
+            long count = Integer.toUnsignedLong(head.count());
+            // Entries cannot be smaller than the structure: a count the reply could not hold is a lie.
+            if (count > (options.maxMessageSize() - RegionIoFdsPayload.LAYOUT.byteSize())
+                    / RegionIoFdsPayload.SUBREGION.byteSize()) {
+                reply.closeFds();
+                throw new IOException("IO_FDS reply claims " + count + " sub-regions");
+            }
+            if (needed > argsz && count > 0) {
                 reply.closeFds();
                 argsz = needed;
                 continue;
             }
             List<RegionIoFdsPayload.Subregion> subregions = new ArrayList<>();
-            long stride = head.count() == 0 ? RegionIoFdsPayload.SUBREGION.byteSize()
-                    : (needed - RegionIoFdsPayload.LAYOUT.byteSize()) / head.count();
+            long stride = count == 0 ? RegionIoFdsPayload.SUBREGION.byteSize()
+                    : (needed - RegionIoFdsPayload.LAYOUT.byteSize()) / count;
             try {
-                for (int i = 0; i < head.count(); i++) {
+                for (int i = 0; i < count; i++) {
                     subregions.add(RegionIoFdsPayload.decodeSubregion(reply.payload(), i, stride));
                 }
             } catch (ProtocolException e) {

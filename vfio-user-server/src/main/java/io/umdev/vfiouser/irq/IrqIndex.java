@@ -286,7 +286,7 @@ public final class IrqIndex {
             if (old != null) {
                 old.close();
             }
-            if (target == triggers) {
+            if (target == triggers && (old != null || adopted[v - first] != null)) {
                 listener.triggerChanged(v, adopted[v - first] != null);
             }
         }
