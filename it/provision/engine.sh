@@ -18,8 +18,11 @@ ensure_host_command dockerd docker.io
 
 log_file="$UMDEV_IT_CACHE/dockerd.log"
 log "engine: starting dockerd (log: $log_file)"
-# setsid: the daemon must outlive this script and the CI job step that runs it.
-setsid dockerd --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
+# setsid: the daemon outlives this script and the CI step that runs it. It must inherit no descriptor
+# but its log: holding provision.sh's lock would block every later provisioning.
+# shellcheck disable=SC2016 # expanded by the inner shell
+setsid bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; if ((fd > 2)); then eval "exec $fd>&-"; fi; done; exec "$@"' \
+  dockerd dockerd --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
   >>"$log_file" 2>&1 </dev/null &
 echo $! >"$UMDEV_IT_CACHE/dockerd.pid"
 
