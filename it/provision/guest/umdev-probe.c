@@ -1,0 +1,600 @@
+/*
+ * umdev-probe: the guest's measuring instrument, linked statically into the busybox initramfs.
+ *
+ * Every result is exactly one line on stdout:  "@umdev <kind> key=value key=value ..."
+ * Values never contain spaces; lists are comma-separated; "-" means none. The host-side parser
+ * (io.umdev.it.ResultLine) depends on this format: change both together and bump PROTOCOL in /init.
+ *
+ *   umdev-probe pci                              one "pci" line per PCI function
+ *   umdev-probe virtio                           one "virtio" line per virtio device
+ *   umdev-probe blk DEV SEQ_MIB RAND_OPS INTEGRITY_MIB SEED
+ *                                                "blk-dev", "blk-seq" x2, "blk-rand" x2, "blk-integrity"
+ *   umdev-probe net-link IFACE                   one "net-link" line
+ *   umdev-probe net-recv PORT TIMEOUT_S          one "net-tcp role=recv" line
+ *   umdev-probe net-send ADDR PORT MIB TIMEOUT_S one "net-tcp role=send" line
+ *
+ * Failures print an "error" line and exit non-zero.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIB (1024ULL * 1024ULL)
+#define SEQ_BLOCK MIB                /* sequential I/O size */
+#define RAND_BLOCK 4096ULL           /* random I/O size */
+#define SPAN_LIMIT (256ULL * MIB)    /* benchmarks stay within the first 256 MiB of the disk */
+#define SEQ_WARMUP_OPS 4             /* untimed I/Os before each timed run */
+#define RAND_WARMUP_OPS 32
+#define PCI_CONFIG_MAX 4096
+#define PCI_STD_HEADER 256
+#define PCI_STATUS 0x06
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_HEADER_TYPE 0x0e
+#define PCI_CAP_PTR 0x34
+#define PCI_CARDBUS_CAP_PTR 0x14
+#define PCI_CAP_WALK_LIMIT 48        /* a looping capability list must not hang the guest */
+#define PCI_BARS 6
+#define PCI_ROM_RESOURCE 6
+#define IORESOURCE_IO 0x00000100UL
+#define IORESOURCE_MEM 0x00000200UL
+#define IORESOURCE_PREFETCH 0x00002000UL
+#define IORESOURCE_MEM_64 0x00100000UL
+#define NET_CHUNK (64 * 1024)
+#define NET_CONNECT_RETRY_MS 200
+#define LIST_MAX 2048
+#define DIR_MAX 512                  /* sysfs directories we build; file paths get PATH_MAX */
+
+static const char *const PREFIX = "@umdev";
+
+/* ---------- output ---------- */
+
+static void emit(const char *kind, const char *fmt, ...) {
+    va_list ap;
+    printf("%s %s ", PREFIX, kind);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+/* Error lines keep the no-spaces rule: strerror's spaces become underscores. */
+static int fail(const char *workload, const char *step, const char *subject) {
+    char reason[128];
+    snprintf(reason, sizeof reason, "%s", strerror(errno));
+    for (char *p = reason; *p; p++) {
+        if (*p == ' ') *p = '_';
+    }
+    emit("error", "workload=%s step=%s subject=%s errno=%d reason=%s", workload, step,
+         subject && *subject ? subject : "-", errno, reason);
+    return 1;
+}
+
+/* Appends to a comma-separated list held in a fixed buffer. */
+static void list_add(char *list, size_t cap, const char *fmt, ...) {
+    size_t len = strlen(list);
+    if (len && len + 1 < cap) list[len++] = ',';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(list + len, cap - len, fmt, ap);
+    va_end(ap);
+}
+
+static const char *or_none(const char *list) { return *list ? list : "-"; }
+
+/* ---------- small file helpers ---------- */
+
+static int read_text(const char *dir, const char *name, char *buf, size_t cap) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n < 0) return -1;
+    buf[n] = 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+    return 0;
+}
+
+static unsigned long long read_number(const char *dir, const char *name, unsigned long long fallback) {
+    char buf[64];
+    if (read_text(dir, name, buf, sizeof buf) != 0) return fallback;
+    return strtoull(buf, NULL, 0);
+}
+
+/* Basename of the symlink dir/name ("-" when absent), e.g. the bound driver. */
+static void link_name(const char *dir, const char *name, char *out, size_t cap) {
+    char path[PATH_MAX], target[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n < 0) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    target[n] = 0;
+    snprintf(out, cap, "%s", basename(target));
+}
+
+/* The PCI function a device hangs off ("-" when none): the nearest ancestor named like 0000:00:03.0. */
+static void pci_ancestor(const char *sysdir, char *out, size_t cap) {
+    char real[PATH_MAX];
+    snprintf(out, cap, "-");
+    if (!realpath(sysdir, real)) return;
+    for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
+        unsigned dom, bus, slot, fn;
+        char tail;
+        if (sscanf(slash + 1, "%x:%x:%x.%x%c", &dom, &bus, &slot, &fn, &tail) == 4) {
+            snprintf(out, cap, "%s", slash + 1);
+            return;
+        }
+        *slash = 0;
+    }
+}
+
+static int sorted_entries(const char *dir, struct dirent ***out) {
+    return scandir(dir, out, NULL, alphasort);
+}
+
+static int is_dot(const char *name) { return name[0] == '.'; }
+
+/* ---------- pci ---------- */
+
+static void pci_bars(const char *dir, char *list, size_t cap) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/resource", dir);
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    unsigned long long start, end, flags;
+    for (int i = 0; i <= PCI_ROM_RESOURCE && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3; i++) {
+        if (end == 0 || end < start) continue;
+        const char *type = (flags & IORESOURCE_IO) ? "io"
+                         : (flags & IORESOURCE_MEM_64) ? "mem64"
+                         : "mem32";
+        const char *pref = (flags & IORESOURCE_PREFETCH) ? "p" : "";
+        if (i == PCI_ROM_RESOURCE) type = "rom";
+        char index[8];
+        if (i < PCI_BARS) snprintf(index, sizeof index, "%d", i);
+        else snprintf(index, sizeof index, "rom");
+        list_add(list, cap, "%s:%s%s:0x%llx:0x%llx", index, type, i == PCI_ROM_RESOURCE ? "" : pref,
+                 start, end - start + 1);
+    }
+    fclose(f);
+}
+
+static void pci_caps(const unsigned char *cfg, size_t len, char *caps, size_t ccap, char *ecaps, size_t ecap) {
+    if (len < 0x40) return;
+    if (cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST) {
+        unsigned ptr = cfg[(cfg[PCI_HEADER_TYPE] & 0x7f) == 2 ? PCI_CARDBUS_CAP_PTR : PCI_CAP_PTR] & ~3u;
+        for (int guard = 0; ptr >= 0x40 && ptr + 1 < PCI_STD_HEADER && guard < PCI_CAP_WALK_LIMIT; guard++) {
+            list_add(caps, ccap, "0x%02x@0x%02x", cfg[ptr], ptr);
+            ptr = cfg[ptr + 1] & ~3u;
+        }
+    }
+    unsigned off = PCI_STD_HEADER;
+    for (int guard = 0; off >= PCI_STD_HEADER && off + 4 <= len && guard < PCI_CAP_WALK_LIMIT; guard++) {
+        uint32_t header;
+        memcpy(&header, cfg + off, sizeof header);
+        if (header == 0 || header == 0xffffffffu) break;
+        list_add(ecaps, ecap, "0x%04x@0x%03x", header & 0xffff, off);
+        off = (header >> 20) & 0xffc;
+    }
+}
+
+static int cmd_pci(void) {
+    const char *root = "/sys/bus/pci/devices";
+    struct dirent **entries;
+    int n = sorted_entries(root, &entries);
+    if (n < 0) return fail("pci", "scandir", root);
+    for (int i = 0; i < n; i++) {
+        const char *slot = entries[i]->d_name;
+        if (is_dot(slot)) continue;
+        char dir[DIR_MAX], path[PATH_MAX], driver[128];
+        snprintf(dir, sizeof dir, "%s/%s", root, slot);
+        unsigned char cfg[PCI_CONFIG_MAX];
+        ssize_t len = 0;
+        snprintf(path, sizeof path, "%s/config", dir);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            len = pread(fd, cfg, sizeof cfg, 0);
+            close(fd);
+        }
+        if (len < 0) len = 0;
+        char bars[LIST_MAX] = "", caps[LIST_MAX] = "", ecaps[LIST_MAX] = "";
+        pci_bars(dir, bars, sizeof bars);
+        pci_caps(cfg, (size_t)len, caps, sizeof caps, ecaps, sizeof ecaps);
+        link_name(dir, "driver", driver, sizeof driver);
+        emit("pci",
+             "slot=%s vendor=0x%04llx device=0x%04llx subsys_vendor=0x%04llx subsys_device=0x%04llx "
+             "class=0x%06llx revision=0x%02llx irq=%llu config_bytes=%zd driver=%s bars=%s caps=%s ecaps=%s",
+             slot, read_number(dir, "vendor", 0), read_number(dir, "device", 0),
+             read_number(dir, "subsystem_vendor", 0), read_number(dir, "subsystem_device", 0),
+             read_number(dir, "class", 0), read_number(dir, "revision", 0), read_number(dir, "irq", 0),
+             len, driver, or_none(bars), or_none(caps), or_none(ecaps));
+    }
+    for (int i = 0; i < n; i++) free(entries[i]);
+    free(entries);
+    return 0;
+}
+
+/* ---------- virtio ---------- */
+
+/* sysfs "features" is one '0'/'1' character per feature bit, bit 0 first. */
+static unsigned long long feature_bits(const char *text) {
+    unsigned long long bits = 0;
+    for (int i = 0; text[i] && i < 64; i++) {
+        if (text[i] == '1') bits |= 1ULL << i;
+    }
+    return bits;
+}
+
+static int cmd_virtio(void) {
+    const char *root = "/sys/bus/virtio/devices";
+    struct dirent **entries;
+    int n = sorted_entries(root, &entries);
+    if (n < 0) return fail("virtio", "scandir", root);
+    for (int i = 0; i < n; i++) {
+        const char *name = entries[i]->d_name;
+        if (is_dot(name)) continue;
+        char dir[DIR_MAX], features[256] = "", driver[128], transport[64];
+        snprintf(dir, sizeof dir, "%s/%s", root, name);
+        read_text(dir, "features", features, sizeof features);
+        link_name(dir, "driver", driver, sizeof driver);
+        pci_ancestor(dir, transport, sizeof transport);
+        emit("virtio", "name=%s device_id=0x%04llx vendor=0x%04llx status=0x%02llx features=0x%016llx "
+             "transport=%s driver=%s",
+             name, read_number(dir, "device", 0), read_number(dir, "vendor", 0),
+             read_number(dir, "status", 0), feature_bits(features), transport, driver);
+    }
+    for (int i = 0; i < n; i++) free(entries[i]);
+    free(entries);
+    return 0;
+}
+
+/* ---------- timing, randomness, checksums ---------- */
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64*: the integrity pattern generator. The host regenerates the same stream from the seed. */
+static uint64_t next_random(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint32_t crc_table[256];
+
+static void crc32_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+/* CRC-32 (IEEE, as java.util.zip.CRC32); pass 0 to start, the result to continue. */
+static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n) {
+    crc = ~crc;
+    while (n--) crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+static int compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted values. */
+static uint64_t percentile(const uint64_t *sorted, size_t n, double p) {
+    size_t rank = (size_t)((p / 100.0) * (double)n + 0.999999);
+    if (rank < 1) rank = 1;
+    if (rank > n) rank = n;
+    return sorted[rank - 1];
+}
+
+/* ---------- blk ---------- */
+
+struct disk {
+    const char *name;
+    int fd;
+    uint64_t span; /* benchmark region: [0, span) */
+    unsigned char *buf;
+};
+
+static ssize_t do_io(const struct disk *d, int write, unsigned char *buf, size_t len, uint64_t off) {
+    return write ? pwrite(d->fd, buf, len, (off_t)off) : pread(d->fd, buf, len, (off_t)off);
+}
+
+static int blk_seq(const struct disk *d, int write, uint64_t total) {
+    const char *op = write ? "write" : "read";
+    uint64_t off = 0;
+    if (total == 0) return 0;
+    for (int i = 0; i < SEQ_WARMUP_OPS; i++) {
+        if (do_io(d, write, d->buf, SEQ_BLOCK, (uint64_t)i * SEQ_BLOCK % d->span) != (ssize_t)SEQ_BLOCK)
+            return fail("blk", write ? "seq-write" : "seq-read", d->name);
+    }
+    uint64_t start = now_ns();
+    for (uint64_t done = 0; done < total; done += SEQ_BLOCK) {
+        if (do_io(d, write, d->buf, SEQ_BLOCK, off) != (ssize_t)SEQ_BLOCK)
+            return fail("blk", write ? "seq-write" : "seq-read", d->name);
+        off += SEQ_BLOCK;
+        if (off + SEQ_BLOCK > d->span) off = 0;
+    }
+    double seconds = (double)(now_ns() - start) / 1e9;
+    emit("blk-seq", "dev=%s op=%s bs=%llu bytes=%" PRIu64 " seconds=%.6f mb_per_s=%.1f", d->name, op,
+         SEQ_BLOCK, total, seconds, (double)total / seconds / 1e6);
+    return 0;
+}
+
+static int blk_rand(const struct disk *d, int write, uint64_t ops, uint64_t seed) {
+    const char *op = write ? "write" : "read";
+    uint64_t blocks = d->span / RAND_BLOCK, state = seed ^ (write ? 0x5752 : 0x5244);
+    if (ops == 0) return 0;
+    uint64_t *lat = calloc(ops, sizeof *lat);
+    if (!lat) return fail("blk", "alloc", d->name);
+    for (int i = 0; i < RAND_WARMUP_OPS; i++) {
+        if (do_io(d, write, d->buf, RAND_BLOCK, next_random(&state) % blocks * RAND_BLOCK) != (ssize_t)RAND_BLOCK) {
+            free(lat);
+            return fail("blk", write ? "rand-write" : "rand-read", d->name);
+        }
+    }
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < ops; i++) {
+        uint64_t off = next_random(&state) % blocks * RAND_BLOCK;
+        uint64_t t0 = now_ns();
+        if (do_io(d, write, d->buf, RAND_BLOCK, off) != (ssize_t)RAND_BLOCK) {
+            free(lat);
+            return fail("blk", write ? "rand-write" : "rand-read", d->name);
+        }
+        lat[i] = now_ns() - t0;
+    }
+    double seconds = (double)(now_ns() - start) / 1e9;
+    double sum = 0;
+    for (uint64_t i = 0; i < ops; i++) sum += (double)lat[i];
+    qsort(lat, ops, sizeof *lat, compare_u64);
+    emit("blk-rand", "dev=%s op=%s bs=%llu ops=%" PRIu64 " seconds=%.6f iops=%.0f avg_us=%.1f p50_us=%.1f "
+         "p90_us=%.1f p99_us=%.1f max_us=%.1f",
+         d->name, op, RAND_BLOCK, ops, seconds, (double)ops / seconds, sum / (double)ops / 1e3,
+         percentile(lat, ops, 50) / 1e3, percentile(lat, ops, 90) / 1e3, percentile(lat, ops, 99) / 1e3,
+         lat[ops - 1] / 1e3);
+    free(lat);
+    return 0;
+}
+
+static void fill_pattern(unsigned char *buf, size_t len, uint64_t *state) {
+    for (size_t i = 0; i < len; i += sizeof(uint64_t)) {
+        uint64_t v = next_random(state);
+        memcpy(buf + i, &v, sizeof v); /* little-endian words, as the host reads them */
+    }
+}
+
+/* Writes a seeded pattern over [0, bytes), flushes, reads it back and compares. */
+static int blk_integrity(const struct disk *d, uint64_t bytes, uint64_t seed) {
+    unsigned char *expected = NULL;
+    if (posix_memalign((void **)&expected, RAND_BLOCK, SEQ_BLOCK) != 0) return fail("blk", "alloc", d->name);
+    uint64_t state = seed;
+    uint32_t written_crc = 0, read_crc = 0;
+    for (uint64_t off = 0; off < bytes; off += SEQ_BLOCK) {
+        fill_pattern(d->buf, SEQ_BLOCK, &state);
+        written_crc = crc32_update(written_crc, d->buf, SEQ_BLOCK);
+        if (pwrite(d->fd, d->buf, SEQ_BLOCK, (off_t)off) != (ssize_t)SEQ_BLOCK) {
+            free(expected);
+            return fail("blk", "integrity-write", d->name);
+        }
+    }
+    if (fdatasync(d->fd) != 0) {
+        free(expected);
+        return fail("blk", "integrity-flush", d->name);
+    }
+    state = seed;
+    uint64_t mismatched = 0;
+    for (uint64_t off = 0; off < bytes; off += SEQ_BLOCK) {
+        fill_pattern(expected, SEQ_BLOCK, &state);
+        if (pread(d->fd, d->buf, SEQ_BLOCK, (off_t)off) != (ssize_t)SEQ_BLOCK) {
+            free(expected);
+            return fail("blk", "integrity-read", d->name);
+        }
+        read_crc = crc32_update(read_crc, d->buf, SEQ_BLOCK);
+        for (size_t i = 0; i < SEQ_BLOCK; i += RAND_BLOCK) {
+            if (memcmp(d->buf + i, expected + i, RAND_BLOCK) != 0) mismatched++;
+        }
+    }
+    free(expected);
+    emit("blk-integrity", "dev=%s offset=0 bytes=%" PRIu64 " seed=0x%" PRIx64 " crc32=0x%08x read_crc32=0x%08x "
+         "mismatched_blocks=%" PRIu64 " verified=%s",
+         d->name, bytes, seed, written_crc, read_crc, mismatched, mismatched == 0 ? "yes" : "no");
+    return mismatched == 0 ? 0 : 1;
+}
+
+static int cmd_blk(const char *dev, uint64_t seq_mib, uint64_t rand_ops, uint64_t integrity_mib, uint64_t seed) {
+    struct disk d = {.name = basename((char *)dev)};
+    d.fd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (d.fd < 0) return fail("blk", "open", dev);
+    uint64_t size = 0;
+    int logical = 0;
+    if (ioctl(d.fd, BLKGETSIZE64, &size) != 0 || ioctl(d.fd, BLKSSZGET, &logical) != 0)
+        return fail("blk", "ioctl", dev);
+    char sys[PATH_MAX], serial[128] = "-", transport[64];
+    snprintf(sys, sizeof sys, "/sys/block/%s", d.name);
+    read_text(sys, "serial", serial, sizeof serial);
+    if (!*serial) snprintf(serial, sizeof serial, "-");
+    snprintf(sys, sizeof sys, "/sys/block/%s/device", d.name);
+    pci_ancestor(sys, transport, sizeof transport);
+    emit("blk-dev", "dev=%s bytes=%" PRIu64 " logical_block=%d serial=%s transport=%s", d.name, size, logical,
+         serial, transport);
+
+    d.span = (size < SPAN_LIMIT ? size : SPAN_LIMIT) / SEQ_BLOCK * SEQ_BLOCK;
+    if (d.span < SEQ_BLOCK * SEQ_WARMUP_OPS || integrity_mib * MIB > size) {
+        errno = ENOSPC;
+        return fail("blk", "size", dev);
+    }
+    if (posix_memalign((void **)&d.buf, RAND_BLOCK, SEQ_BLOCK) != 0) return fail("blk", "alloc", dev);
+    uint64_t state = seed ^ 0x5345;
+    fill_pattern(d.buf, SEQ_BLOCK, &state);
+
+    /* Integrity last: its pattern is what stays on the disk for the host to check. */
+    int rc = blk_seq(&d, 1, seq_mib * MIB) || blk_seq(&d, 0, seq_mib * MIB)
+          || blk_rand(&d, 1, rand_ops, seed) || blk_rand(&d, 0, rand_ops, seed)
+          || blk_integrity(&d, integrity_mib * MIB, seed);
+    free(d.buf);
+    close(d.fd);
+    return rc;
+}
+
+/* ---------- net ---------- */
+
+static int cmd_net_link(const char *ifname) {
+    char dir[DIR_MAX], mac[64] = "-", oper[32] = "-", transport[64];
+    snprintf(dir, sizeof dir, "/sys/class/net/%s", ifname);
+    if (access(dir, F_OK) != 0) return fail("net", "link", ifname);
+    read_text(dir, "address", mac, sizeof mac);
+    read_text(dir, "operstate", oper, sizeof oper);
+    snprintf(dir, sizeof dir, "/sys/class/net/%s/device", ifname);
+    pci_ancestor(dir, transport, sizeof transport);
+    snprintf(dir, sizeof dir, "/sys/class/net/%s", ifname);
+    emit("net-link", "dev=%s mac=%s operstate=%s carrier=%llu mtu=%llu transport=%s", ifname, mac, oper,
+         read_number(dir, "carrier", 0), read_number(dir, "mtu", 0), transport);
+    return 0;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_all(int fd, unsigned char *p, size_t n) {
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/*
+ * One TCP stream: the sender writes an 8-byte length then the bytes; the receiver answers one byte
+ * once it has everything, so the sender does not power off while data is still in flight.
+ */
+static int cmd_net_recv(int port, int timeout_s) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(s, 1) != 0)
+        return fail("net", "listen", "-");
+    struct pollfd pfd = {.fd = s, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_s * 1000) != 1) {
+        errno = ETIMEDOUT;
+        return fail("net", "accept", "-");
+    }
+    struct sockaddr_in peer;
+    socklen_t peer_len = sizeof peer;
+    int c = accept(s, (struct sockaddr *)&peer, &peer_len);
+    if (c < 0) return fail("net", "accept", "-");
+    uint64_t expected;
+    if (read_all(c, (unsigned char *)&expected, sizeof expected) != 0) return fail("net", "recv", "-");
+    unsigned char *buf = malloc(NET_CHUNK);
+    uint64_t got = 0, start = now_ns();
+    while (got < expected) {
+        ssize_t r = read(c, buf, NET_CHUNK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return fail("net", "recv", "-");
+        got += (uint64_t)r;
+    }
+    double seconds = (double)(now_ns() - start) / 1e9;
+    unsigned char ack = 1;
+    write_all(c, &ack, 1);
+    char who[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &peer.sin_addr, who, sizeof who);
+    emit("net-tcp", "role=recv peer=%s bytes=%" PRIu64 " seconds=%.6f mbit_per_s=%.1f", who, got, seconds,
+         (double)got * 8 / seconds / 1e6);
+    free(buf);
+    close(c);
+    close(s);
+    return 0;
+}
+
+static int cmd_net_send(const char *host, int port, uint64_t mib, int timeout_s) {
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+        errno = EINVAL;
+        return fail("net", "address", host);
+    }
+    int s = -1;
+    uint64_t deadline = now_ns() + (uint64_t)timeout_s * 1000000000ULL;
+    for (;;) { /* the receiver may still be booting */
+        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) break;
+        close(s);
+        if (now_ns() > deadline) return fail("net", "connect", host);
+        usleep(NET_CONNECT_RETRY_MS * 1000);
+    }
+    uint64_t total = mib * MIB;
+    unsigned char *buf = malloc(NET_CHUNK), ack;
+    uint64_t state = 0x4e4554;
+    fill_pattern(buf, NET_CHUNK, &state);
+    uint64_t start = now_ns();
+    if (write_all(s, (unsigned char *)&total, sizeof total) != 0) return fail("net", "send", host);
+    for (uint64_t sent = 0; sent < total; sent += NET_CHUNK) {
+        size_t n = total - sent < NET_CHUNK ? (size_t)(total - sent) : NET_CHUNK;
+        if (write_all(s, buf, n) != 0) return fail("net", "send", host);
+    }
+    if (read_all(s, &ack, 1) != 0) return fail("net", "ack", host);
+    double seconds = (double)(now_ns() - start) / 1e9;
+    emit("net-tcp", "role=send peer=%s bytes=%" PRIu64 " seconds=%.6f mbit_per_s=%.1f", host, total, seconds,
+         (double)total * 8 / seconds / 1e6);
+    free(buf);
+    close(s);
+    return 0;
+}
+
+/* ---------- main ---------- */
+
+static uint64_t number(const char *text) { return strtoull(text, NULL, 0); }
+
+int main(int argc, char **argv) {
+    crc32_init();
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (!strcmp(cmd, "pci") && argc == 2) return cmd_pci();
+    if (!strcmp(cmd, "virtio") && argc == 2) return cmd_virtio();
+    if (!strcmp(cmd, "blk") && argc == 7)
+        return cmd_blk(argv[2], number(argv[3]), number(argv[4]), number(argv[5]), number(argv[6]));
+    if (!strcmp(cmd, "net-link") && argc == 3) return cmd_net_link(argv[2]);
+    if (!strcmp(cmd, "net-recv") && argc == 4) return cmd_net_recv((int)number(argv[2]), (int)number(argv[3]));
+    if (!strcmp(cmd, "net-send") && argc == 6)
+        return cmd_net_send(argv[2], (int)number(argv[3]), number(argv[4]), (int)number(argv[5]));
+    errno = EINVAL;
+    return fail("probe", "usage", cmd);
+}

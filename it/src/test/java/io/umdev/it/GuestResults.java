@@ -1,0 +1,136 @@
+package io.umdev.it;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+
+/** The result lines of one guest run, in the order the guest printed them, with typed views. */
+public final class GuestResults {
+
+    /** The result-line protocol this parser understands ({@code PROTOCOL} in the guest's /init). */
+    public static final int PROTOCOL = 1;
+
+    private static final String STATUS_OK = "ok";
+
+    private final List<ResultLine> lines;
+
+    public GuestResults(List<ResultLine> lines) {
+        this.lines = List.copyOf(lines);
+    }
+
+    /** Picks the result lines out of a console transcript (kernel messages and noise are skipped). */
+    public static GuestResults parse(List<String> consoleLines) {
+        return new GuestResults(consoleLines.stream().map(ResultLine::parse).flatMap(Optional::stream).toList());
+    }
+
+    public List<ResultLine> lines() {
+        return lines;
+    }
+
+    public List<ResultLine> all(ResultKind kind) {
+        return lines.stream().filter(line -> line.is(kind)).toList();
+    }
+
+    public Optional<ResultLine> first(ResultKind kind) {
+        return lines.stream().filter(line -> line.is(kind)).findFirst();
+    }
+
+    /** The guest printed its end marker: every workload ran (successfully or not) before power-off. */
+    public boolean ended() {
+        return first(ResultKind.END).isPresent();
+    }
+
+    /** Ended, with no error line. */
+    public boolean succeeded() {
+        return first(ResultKind.END).map(end -> STATUS_OK.equals(end.text("status"))).orElse(false)
+                && errors().isEmpty();
+    }
+
+    public List<ResultLine> errors() {
+        return all(ResultKind.ERROR);
+    }
+
+    public int protocol() {
+        return require(ResultKind.BEGIN).intNumber("protocol");
+    }
+
+    /** {@code uname -r} in the guest. */
+    public String kernelRelease() {
+        return require(ResultKind.BEGIN).text("kernel");
+    }
+
+    public List<String> loadedModules() {
+        return all(ResultKind.MODULE).stream()
+                .filter(line -> "loaded".equals(line.text("status")))
+                .map(line -> line.text("name"))
+                .toList();
+    }
+
+    public List<PciDevice> pciDevices() {
+        return typed(ResultKind.PCI, PciDevice::from);
+    }
+
+    public Optional<PciDevice> pciDevice(String slot) {
+        return pciDevices().stream().filter(device -> device.slot().equals(slot)).findFirst();
+    }
+
+    public List<VirtioDevice> virtioDevices() {
+        return typed(ResultKind.VIRTIO, VirtioDevice::from);
+    }
+
+    public List<BlockDevice> blockDevices() {
+        return typed(ResultKind.BLK_DEV, BlockDevice::from);
+    }
+
+    /** The full blk workload report for one disk ({@code vda}, ...). */
+    public BlockReport block(String dev) {
+        Predicate<ResultLine> onDev = line -> dev.equals(line.text("dev"));
+        return new BlockReport(
+                BlockDevice.from(require(ResultKind.BLK_DEV, onDev, dev)),
+                SequentialIo.from(require(ResultKind.BLK_SEQ, onDev.and(op(IoDirection.WRITE)), dev + " sequential write")),
+                SequentialIo.from(require(ResultKind.BLK_SEQ, onDev.and(op(IoDirection.READ)), dev + " sequential read")),
+                RandomIo.from(require(ResultKind.BLK_RAND, onDev.and(op(IoDirection.WRITE)), dev + " random write")),
+                RandomIo.from(require(ResultKind.BLK_RAND, onDev.and(op(IoDirection.READ)), dev + " random read")),
+                BlockIntegrity.from(require(ResultKind.BLK_INTEGRITY, onDev, dev)));
+    }
+
+    public Optional<NetLink> netLink() {
+        return first(ResultKind.NET_LINK).map(NetLink::from);
+    }
+
+    public Optional<NetPing> netPing() {
+        return first(ResultKind.NET_PING).map(NetPing::from);
+    }
+
+    public Optional<NetThroughput> netThroughput() {
+        return first(ResultKind.NET_TCP).map(NetThroughput::from);
+    }
+
+    @Override
+    public String toString() {
+        return lines.stream().map(ResultLine::toString).collect(Collectors.joining("\n"));
+    }
+
+    private static Predicate<ResultLine> op(IoDirection direction) {
+        return line -> direction.tag().equals(line.text("op"));
+    }
+
+    private <T> List<T> typed(ResultKind kind, Function<ResultLine, T> parser) {
+        return all(kind).stream().map(parser).toList();
+    }
+
+    private ResultLine require(ResultKind kind) {
+        return require(kind, line -> true, "");
+    }
+
+    private ResultLine require(ResultKind kind, Predicate<ResultLine> match, String what) {
+        return lines.stream()
+                .filter(line -> line.is(kind))
+                .filter(match)
+                .findFirst()
+                .orElseThrow(() -> new MalformedResultException("the guest printed no '%s' line%s; its errors: %s"
+                        .formatted(kind.tag(), what.isEmpty() ? "" : " for " + what, errors())));
+    }
+}
