@@ -136,7 +136,7 @@ public final class VfioUserClient implements AutoCloseable {
             Reply reply = check(call(Command.DEVICE_GET_REGION_INFO.code(), 0, p, List.of()));
             RegionInfoPayload info = decoded(reply, RegionInfoPayload::decode);
             long needed = Integer.toUnsignedLong(info.argsz());
-            if (needed > argsz && (info.flags() & RegionInfoPayload.FLAG_CAPS) != 0 && argsz == RegionInfoPayload.LAYOUT.byteSize()) {
+            if (needed > argsz && argsz == RegionInfoPayload.LAYOUT.byteSize()) {
                 reply.closeFds();
                 argsz = needed;
                 continue;

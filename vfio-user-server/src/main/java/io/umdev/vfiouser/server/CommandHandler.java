@@ -174,11 +174,10 @@ final class CommandHandler {
         }
         long head = RegionInfoPayload.LAYOUT.byteSize();
         long full = head + RegionCapabilities.chainSize(caps);
+        // When the chain does not fit, only argsz says so: QEMU's client rejects FLAG_CAPS with no chain.
         boolean capsFit = !caps.isEmpty() && Integer.toUnsignedLong(p.argsz()) >= full;
-        if (!caps.isEmpty()) {
-            flags |= RegionInfoPayload.FLAG_CAPS;
-        }
         if (capsFit) {
+            flags |= RegionInfoPayload.FLAG_CAPS;
             RegionCapabilities.encodeChain(caps, reply, head);
         }
         new RegionInfoPayload((int) full, flags, index, capsFit ? (int) head : 0, region.size(),
