@@ -12,6 +12,8 @@
  *   umdev-probe net-link IFACE                   one "net-link" line
  *   umdev-probe net-recv PORT TIMEOUT_S          one "net-tcp role=recv" line
  *   umdev-probe net-send ADDR PORT MIB TIMEOUT_S one "net-tcp role=send" line
+ *   umdev-probe dma SEED HOLD_S                  drives umdev's sample DMA engine (1234:11e9): one "dma"
+ *                                                line per operation, then waits HOLD_S seconds
  *
  * Failures print an "error" line and exit non-zero.
  */
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -580,6 +583,217 @@ static int cmd_net_send(const char *host, int port, uint64_t mib, int timeout_s)
     return 0;
 }
 
+/* ---------- dma: umdev's sample DMA engine (io.umdev.emudev.sample.DmaEngine) ---------- */
+
+#define DMA_VENDOR 0x1234
+#define DMA_DEVICE 0x11e9
+#define DMA_BAR0_SIZE 4096
+#define DMA_BAR2_SIZE (1024 * 1024)
+#define DMA_REG_MAGIC 0x00
+#define DMA_REG_VERSION 0x04
+#define DMA_REG_SRC 0x08
+#define DMA_REG_DST 0x10
+#define DMA_REG_LENGTH 0x18
+#define DMA_REG_COMMAND 0x1c
+#define DMA_REG_STATUS 0x20
+#define DMA_REG_ERROR 0x24
+#define DMA_REG_PATTERN 0x28
+#define DMA_MAGIC 0x56444d55u
+#define DMA_CMD_COPY 1
+#define DMA_CMD_FILL 2
+#define DMA_CMD_TO_SCRATCH 3
+#define DMA_CMD_FROM_SCRATCH 4
+#define DMA_STATUS_BUSY 1
+#define DMA_STATUS_DONE 2
+#define DMA_STATUS_ERROR 3
+#define DMA_BUFFER 4096
+#define DMA_TIMEOUT_NS (20ULL * 1000 * 1000 * 1000)
+#define DMA_SCRATCH_IN 0x1000        /* where the guest puts data for FROM_SCRATCH */
+#define DMA_SCRATCH_OUT 0x2000       /* where TO_SCRATCH lands */
+#define DMA_UNMAPPED 0xfff00000000ULL /* a guest-physical address far above the guest's RAM */
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_COMMAND_MASTER 0x4
+#define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_PFN_MASK ((1ULL << 55) - 1)
+
+static int find_pci_function(unsigned vendor, unsigned device, char *dir, size_t cap) {
+    struct dirent **entries;
+    int n = sorted_entries("/sys/bus/pci/devices", &entries);
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        if (!found && !is_dot(entries[i]->d_name)) {
+            char d[DIR_MAX];
+            snprintf(d, sizeof d, "/sys/bus/pci/devices/%s", entries[i]->d_name);
+            if (read_number(d, "vendor", 0) == vendor && read_number(d, "device", 0) == device) {
+                snprintf(dir, cap, "%s", d);
+                found = 1;
+            }
+        }
+        free(entries[i]);
+    }
+    free(entries);
+    return found ? 0 : -1;
+}
+
+/* Read-modify-write of the command register through sysfs: the device sees the write. */
+static int pci_command(const char *dir, uint16_t set, uint16_t clear) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/config", dir);
+    int fd = open(path, O_RDWR);
+    if (fd < 0) return -1;
+    uint16_t command;
+    int ok = pread(fd, &command, sizeof command, PCI_COMMAND) == sizeof command;
+    command = (uint16_t)((command | set) & ~clear);
+    ok = ok && pwrite(fd, &command, sizeof command, PCI_COMMAND) == sizeof command;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static void *map_resource(const char *dir, int bar, size_t size) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/resource%d", dir, bar);
+    int fd = open(path, O_RDWR | O_SYNC);
+    if (fd < 0) return MAP_FAILED;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return p;
+}
+
+/* The guest-physical address of a locked, present page (root may read PFNs from pagemap). */
+static uint64_t guest_physical(const void *p) {
+    uint64_t entry = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0) return 0;
+    off_t at = (off_t)((uintptr_t)p / (uintptr_t)page * sizeof entry);
+    ssize_t n = pread(fd, &entry, sizeof entry, at);
+    close(fd);
+    if (n != sizeof entry || !(entry & PAGEMAP_PRESENT) || !(entry & PAGEMAP_PFN_MASK)) return 0;
+    return (entry & PAGEMAP_PFN_MASK) * (uint64_t)page + (uintptr_t)p % (uintptr_t)page;
+}
+
+static void *locked_page(void) {
+    void *p = NULL;
+    if (posix_memalign(&p, DMA_BUFFER, DMA_BUFFER) != 0) return NULL;
+    memset(p, 0, DMA_BUFFER);
+    if (mlock(p, DMA_BUFFER) != 0) return NULL;
+    return p;
+}
+
+static volatile uint32_t *reg32(volatile uint8_t *bar, unsigned off) { return (volatile uint32_t *)(bar + off); }
+static volatile uint64_t *reg64(volatile uint8_t *bar, unsigned off) { return (volatile uint64_t *)(bar + off); }
+
+/* Programs one command and waits for the engine to finish it; returns the final status. */
+static uint32_t dma_command(volatile uint8_t *bar, uint32_t cmd, uint64_t src, uint64_t dst, uint32_t len,
+                            uint64_t pattern, uint32_t *error) {
+    *reg64(bar, DMA_REG_SRC) = src;
+    *reg64(bar, DMA_REG_DST) = dst;
+    *reg32(bar, DMA_REG_LENGTH) = len;
+    *reg64(bar, DMA_REG_PATTERN) = pattern;
+    __sync_synchronize();
+    *reg32(bar, DMA_REG_COMMAND) = cmd;
+    uint64_t deadline = now_ns() + DMA_TIMEOUT_NS;
+    uint32_t status;
+    while ((status = *reg32(bar, DMA_REG_STATUS)) == DMA_STATUS_BUSY && now_ns() < deadline) {
+        usleep(1000);
+    }
+    *error = *reg32(bar, DMA_REG_ERROR);
+    return status;
+}
+
+static void dma_line(const char *op, uint64_t src, uint64_t dst, uint32_t len, uint32_t status, uint32_t error,
+                     const unsigned char *data, int verified) {
+    emit("dma", "op=%s src=0x%" PRIx64 " dst=0x%" PRIx64 " bytes=%u status=%s error=%u crc32=0x%08x verified=%s",
+         op, src, dst, len, status == DMA_STATUS_DONE ? "done" : status == DMA_STATUS_ERROR ? "error" : "stuck",
+         error, data ? crc32_update(0, data, len) : 0u, verified ? "yes" : "no");
+}
+
+static int cmd_dma(uint64_t seed, int hold_s) {
+    char dir[DIR_MAX];
+    if (find_pci_function(DMA_VENDOR, DMA_DEVICE, dir, sizeof dir) != 0) {
+        errno = ENODEV;
+        return fail("dma", "find", "1234:11e9");
+    }
+    char enable[PATH_MAX];
+    snprintf(enable, sizeof enable, "%s/enable", dir);
+    int fd = open(enable, O_WRONLY);
+    if (fd < 0 || write(fd, "1", 1) != 1) return fail("dma", "enable", dir);
+    close(fd);
+    if (pci_command(dir, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0) != 0) return fail("dma", "master", dir);
+    volatile uint8_t *bar0 = map_resource(dir, 0, DMA_BAR0_SIZE);
+    volatile uint8_t *bar2 = map_resource(dir, 2, DMA_BAR2_SIZE);
+    if (bar0 == MAP_FAILED || bar2 == MAP_FAILED) return fail("dma", "mmap", dir);
+    if (*reg32(bar0, DMA_REG_MAGIC) != DMA_MAGIC) {
+        errno = ENODEV;
+        return fail("dma", "magic", dir);
+    }
+    unsigned char *src = locked_page(), *dst = locked_page();
+    uint64_t src_pa = src ? guest_physical(src) : 0, dst_pa = dst ? guest_physical(dst) : 0;
+    if (!src_pa || !dst_pa) return fail("dma", "pagemap", "buffers");
+    emit("dma-device", "slot=%s magic=0x%08x version=%u", basename(dir), *reg32(bar0, DMA_REG_MAGIC),
+         *reg32(bar0, DMA_REG_VERSION));
+
+    uint32_t status, error;
+    int failures = 0;
+    uint64_t state = seed;
+
+    /* Guest memory to guest memory. */
+    fill_pattern(src, DMA_BUFFER, &state);
+    memset(dst, 0, DMA_BUFFER);
+    status = dma_command(bar0, DMA_CMD_COPY, src_pa, dst_pa, DMA_BUFFER, 0, &error);
+    int ok = status == DMA_STATUS_DONE && !memcmp(src, dst, DMA_BUFFER);
+    dma_line("copy", src_pa, dst_pa, DMA_BUFFER, status, error, dst, ok);
+    failures += !ok;
+
+    /* A pattern written over guest memory. */
+    status = dma_command(bar0, DMA_CMD_FILL, 0, dst_pa, DMA_BUFFER, seed, &error);
+    ok = status == DMA_STATUS_DONE;
+    for (size_t i = 0; ok && i < DMA_BUFFER; i += sizeof(uint64_t)) ok = *(uint64_t *)(dst + i) == seed;
+    dma_line("fill", 0, dst_pa, DMA_BUFFER, status, error, dst, ok);
+    failures += !ok;
+
+    /* Device memory the guest wrote through its mapping of BAR2, moved into guest memory. */
+    unsigned char pattern[DMA_BUFFER];
+    fill_pattern(pattern, DMA_BUFFER, &state);
+    memcpy((void *)(bar2 + DMA_SCRATCH_IN), pattern, DMA_BUFFER);
+    status = dma_command(bar0, DMA_CMD_FROM_SCRATCH, DMA_SCRATCH_IN, dst_pa, DMA_BUFFER, 0, &error);
+    ok = status == DMA_STATUS_DONE && !memcmp(dst, pattern, DMA_BUFFER);
+    dma_line("from-scratch", DMA_SCRATCH_IN, dst_pa, DMA_BUFFER, status, error, dst, ok);
+    failures += !ok;
+
+    /* Guest memory into device memory, read back through the mapping. */
+    status = dma_command(bar0, DMA_CMD_TO_SCRATCH, src_pa, DMA_SCRATCH_OUT, DMA_BUFFER, 0, &error);
+    memcpy(pattern, (const void *)(bar2 + DMA_SCRATCH_OUT), DMA_BUFFER);
+    ok = status == DMA_STATUS_DONE && !memcmp(pattern, src, DMA_BUFFER);
+    dma_line("to-scratch", src_pa, DMA_SCRATCH_OUT, DMA_BUFFER, status, error, pattern, ok);
+    failures += !ok;
+
+    /* Memory the guest does not have: the engine reports the fault, nothing else happens. */
+    status = dma_command(bar0, DMA_CMD_COPY, DMA_UNMAPPED, dst_pa, DMA_BUFFER, 0, &error);
+    ok = status == DMA_STATUS_ERROR && error == EFAULT;
+    dma_line("fault", DMA_UNMAPPED, dst_pa, DMA_BUFFER, status, error, NULL, ok);
+    failures += !ok;
+
+    /* Without bus mastering the engine must not touch memory. */
+    pci_command(dir, 0, PCI_COMMAND_MASTER);
+    status = dma_command(bar0, DMA_CMD_COPY, src_pa, dst_pa, DMA_BUFFER, 0, &error);
+    ok = status == DMA_STATUS_ERROR && error == EPERM;
+    dma_line("no-master", src_pa, dst_pa, DMA_BUFFER, status, error, NULL, ok);
+    failures += !ok;
+    pci_command(dir, PCI_COMMAND_MASTER, 0);
+
+    /* Last: a fresh pattern the host checks in guest memory while the guest holds. */
+    fill_pattern(src, DMA_BUFFER, &state);
+    status = dma_command(bar0, DMA_CMD_COPY, src_pa, dst_pa, DMA_BUFFER, 0, &error);
+    ok = status == DMA_STATUS_DONE && !memcmp(src, dst, DMA_BUFFER);
+    dma_line("copy-final", src_pa, dst_pa, DMA_BUFFER, status, error, dst, ok);
+    failures += !ok;
+
+    if (hold_s > 0) sleep((unsigned)hold_s);
+    return failures ? 1 : 0;
+}
+
 /* ---------- main ---------- */
 
 static uint64_t number(const char *text) { return strtoull(text, NULL, 0); }
@@ -595,6 +809,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "net-recv") && argc == 4) return cmd_net_recv((int)number(argv[2]), (int)number(argv[3]));
     if (!strcmp(cmd, "net-send") && argc == 6)
         return cmd_net_send(argv[2], (int)number(argv[3]), number(argv[4]), (int)number(argv[5]));
+    if (!strcmp(cmd, "dma") && argc == 4) return cmd_dma(number(argv[2]), (int)number(argv[3]));
     errno = EINVAL;
     return fail("probe", "usage", cmd);
 }

@@ -108,6 +108,17 @@ public final class GuestResults {
         return first(ResultKind.NET_TCP).map(NetThroughput::from);
     }
 
+    /** The sample DMA engine's operations, in the order the guest ran them. */
+    public List<DmaOperation> dmaOperations() {
+        return all(ResultKind.DMA).stream().map(DmaOperation::from).toList();
+    }
+
+    /** The sample DMA engine operation named {@code op}. */
+    public DmaOperation dmaOperation(String op) {
+        return dmaOperations().stream().filter(d -> d.op().equals(op)).findFirst()
+                .orElseThrow(() -> new AssertionError("the guest reported no DMA operation " + op + ": " + lines()));
+    }
+
     @Override
     public String toString() {
         return lines.stream().map(ResultLine::toString).collect(Collectors.joining("\n"));

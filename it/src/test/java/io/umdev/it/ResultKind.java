@@ -18,7 +18,11 @@ public enum ResultKind {
     BLK_INTEGRITY("blk-integrity"),
     NET_LINK("net-link"),
     NET_PING("net-ping"),
-    NET_TCP("net-tcp");
+    NET_TCP("net-tcp"),
+    /** umdev's sample DMA engine as the guest found it. */
+    DMA_DEVICE("dma-device"),
+    /** One operation of the sample DMA engine. */
+    DMA("dma");
 
     private final String tag;
 

@@ -92,6 +92,14 @@ public final class RunningGuest implements AutoCloseable {
         return run;
     }
 
+    /**
+     * Kills QEMU at once with SIGKILL, as a crash or the OOM killer would: no chance to close anything
+     * cleanly. {@link #await()} then reports how the run ended.
+     */
+    public synchronized void kill() {
+        container.getDockerClient().killContainerCmd(container.getContainerId()).withSignal("KILL").exec();
+    }
+
     /** Stops QEMU if the run was not awaited (a test that failed early). */
     @Override
     public synchronized void close() {

@@ -11,7 +11,9 @@ public enum Workload {
     /** For each disk in {@code umdev.blk.devs}: {@code blk-dev}, {@code blk-seq} x2, {@code blk-rand} x2, {@code blk-integrity}. */
     BLK,
     /** {@code net-link}, and with a peer {@code net-ping} and a {@code net-tcp} stream. */
-    NET;
+    NET,
+    /** The sample DMA engine ({@code io.umdev.emudev.sample.DmaEngine}): {@code dma-device}, one {@code dma} line per operation. */
+    DMA;
 
     /** The word /init expects. */
     public String tag() {

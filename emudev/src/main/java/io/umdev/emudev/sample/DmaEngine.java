@@ -79,7 +79,12 @@ public final class DmaEngine implements AutoCloseable {
     private static final int BOUNCE_SIZE = 64 * 1024;
     private static final int COMPLETION_VECTOR = 0;
 
+    /** One finished command: what it was asked and the errno it ended with (0: done). */
+    public record Transfer(int command, long src, long dst, long length, int error) {
+    }
+
     private final EmuDevice device;
+    private volatile Transfer lastTransfer;
     private final MemorySegment registers = MemorySegment.ofArray(new byte[(int) REGISTERS_END]);
     private final AtomicLong completed = new AtomicLong();
     private final Arena bounceArena = Arena.ofShared();
@@ -125,6 +130,11 @@ public final class DmaEngine implements AutoCloseable {
 
     public EmuDevice device() {
         return device;
+    }
+
+    /** The last command the engine finished, or null. */
+    public Transfer lastTransfer() {
+        return lastTransfer;
     }
 
     /** Commands completed since the device was created (successful or not). */
@@ -188,6 +198,7 @@ public final class DmaEngine implements AutoCloseable {
             // The client's memory was unmapped under a running command (client gone).
             error = Errno.EFAULT;
         }
+        lastTransfer = new Transfer(command, src, dst, length, error);
         synchronized (this) {
             registers.set(JAVA_INT_UNALIGNED, REG_ERROR, error);
             registers.set(JAVA_INT_UNALIGNED, REG_STATUS, error == Errno.OK ? STATUS_DONE : STATUS_ERROR);
