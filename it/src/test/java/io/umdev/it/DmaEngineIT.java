@@ -136,4 +136,31 @@ class DmaEngineIT {
             assertEquals(2L * GUEST_OPERATIONS, engine.completedCommands());
         }
     }
+
+    @Test
+    void secondQemuIsRefusedCleanlyWhileTheFirstCarriesOn(QemuPeer peer, @TempDir Path dir) throws Exception {
+        try (DmaEngine engine = new DmaEngine("dma0"); VfioUserServer server = serve(engine, dir)) {
+            RunningGuest first = peer.guest("first").workloads(Workload.DMA).vfioUserDevice(server.socketPath())
+                    .guestParam("dma.hold_s", 20).start();
+            GuestRun firstRun;
+            try (first) {
+                awaitCommands(engine, GUEST_OPERATIONS);
+                GuestRun second;
+                try (RunningGuest refused = peer.guest("second").workloads(Workload.PCI)
+                        .vfioUserDevice(server.socketPath()).start()) {
+                    second = refused.await();
+                }
+                LOG.info("second QEMU: {} exit {} killed by {}: {}", second.outcome(), second.qemuExitCode(),
+                        second.killedBy(), second.qemuError());
+                assertEquals(GuestRun.Outcome.QEMU_EXITED, second.outcome(), second::describe);
+                assertTrue(second.killedBy().isEmpty(), () -> "QEMU crashed instead of failing: " + second.describe());
+                assertTrue(second.qemuError().contains("Device or resource busy"), second::qemuError);
+                assertTrue(server.hasClient(), "the first client is still connected");
+                firstRun = first.await();
+            }
+            firstRun.requireCompleted();
+            assertTrue(firstRun.results().succeeded(), firstRun::describe);
+            assertEveryOperationVerified(firstRun);
+        }
+    }
 }
