@@ -135,9 +135,7 @@ public final class DeviceInterrupts {
         }
         intxAsserted = true;
         config.setBits(STATUS, 2, STATUS_INTERRUPT);
-        if ((config.get16(COMMAND) & COMMAND_INTX_DISABLE) == 0) {
-            indexes[INTX_INDEX].trigger(0);
-        }
+        resignalIntx();
     }
 
     /** Lowers the INTx line (the guest acknowledged the device's interrupt). */
@@ -146,8 +144,12 @@ public final class DeviceInterrupts {
         config.clearBits(STATUS, 2, STATUS_INTERRUPT);
     }
 
+    /**
+     * Signals the line if it is up and the guest enabled INTx. While the client has it masked nothing is
+     * sent: a level is not latched (it may drop before the unmask), the unmask re-raises it if still up.
+     */
     private void resignalIntx() {
-        if (intxAsserted && (config.get16(COMMAND) & COMMAND_INTX_DISABLE) == 0) {
+        if (intxAsserted && (config.get16(COMMAND) & COMMAND_INTX_DISABLE) == 0 && !indexes[INTX_INDEX].isMasked(0)) {
             indexes[INTX_INDEX].trigger(0);
         }
     }

@@ -298,8 +298,11 @@ public final class EmuDevice implements AutoCloseable {
         public EmuDevice build() throws LinuxException {
             PciConfigSpace config = new PciConfigSpace(express ? EXPRESS_CONFIG_SIZE : CONFIG_SIZE);
             writeHeader(config);
+            // Maskable: MsixTable holds a vector the client masks with SET_IRQS and delivers it at the
+            // unmask. QEMU does not use this (it removes the eventfd instead); other clients may.
             IrqIndex msixIndex = msixVectors > 0
-                    ? new IrqIndex(msixVectors, IrqInfoPayload.FLAG_EVENTFD | IrqInfoPayload.FLAG_NORESIZE)
+                    ? new IrqIndex(msixVectors,
+                            IrqInfoPayload.FLAG_EVENTFD | IrqInfoPayload.FLAG_MASKABLE | IrqInfoPayload.FLAG_NORESIZE)
                     : null;
             Map<Integer, Integer> capabilityOffsets = new LinkedHashMap<>();
             PciCapabilities caps = new PciCapabilities(config);

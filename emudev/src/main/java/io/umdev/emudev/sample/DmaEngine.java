@@ -322,7 +322,13 @@ public final class DmaEngine implements AutoCloseable {
             ExecutorService w = worker;
             synchronized (DmaEngine.this) {
                 registers.set(JAVA_INT_UNALIGNED, REG_COMMAND, command);
-                if (w == null || registers.get(JAVA_INT_UNALIGNED, REG_STATUS) == STATUS_BUSY) {
+                if (registers.get(JAVA_INT_UNALIGNED, REG_STATUS) == STATUS_BUSY) {
+                    // Refused, but the running command keeps the engine busy: STATUS stays BUSY, so no
+                    // further command is accepted until it completes.
+                    registers.set(JAVA_INT_UNALIGNED, REG_ERROR, Errno.EBUSY);
+                    return Errno.OK;
+                }
+                if (w == null) {
                     registers.set(JAVA_INT_UNALIGNED, REG_ERROR, Errno.EBUSY);
                     registers.set(JAVA_INT_UNALIGNED, REG_STATUS, STATUS_ERROR);
                     return Errno.OK;
