@@ -240,6 +240,9 @@ public final class Bar implements AutoCloseable {
          */
         public Builder eventFdDoorbell(long offset, int width, io.umdev.linux.EventFd eventFd, Long datamatch) {
             checkRange(offset, width);
+            if (width != Byte.BYTES && width != Short.BYTES && width != Integer.BYTES && width != Long.BYTES) {
+                throw new IllegalArgumentException("an ioeventfd doorbell is 1, 2, 4 or 8 bytes wide, not " + width);
+            }
             Doorbell.EventFdDoorbell d = new Doorbell.EventFdDoorbell(shape.index(), offset, width, eventFd, datamatch);
             doorbells.add(d);
             traps.add(new Trap(offset, width, new EventFdRinger(d)));

@@ -98,8 +98,10 @@ public final class DeviceInterrupts {
         return msiCapability >= 0 && (config.get16(msiCapability + MSI_CONTROL) & MSI_CONTROL_ENABLE) != 0;
     }
 
+    /** Vectors the guest enabled (MME), never more than the function has: a larger MME is treated as all. */
     private int msiVectorsEnabled() {
-        return 1 << ((config.get16(msiCapability + MSI_CONTROL) & MSI_CONTROL_MME_MASK) >>> MME_SHIFT);
+        int enabled = 1 << ((config.get16(msiCapability + MSI_CONTROL) & MSI_CONTROL_MME_MASK) >>> MME_SHIFT);
+        return Math.min(enabled, indexes[MSI_INDEX].count());
     }
 
     private boolean msiMaskable() {
@@ -118,6 +120,9 @@ public final class DeviceInterrupts {
     }
 
     private void deliverHeldMsi() {
+        if (!msiEnabled()) {
+            return;
+        }
         long masks = config.get32(msiCapability + MSI_MASK_64);
         long held = config.get32(msiCapability + MSI_PENDING_64) & ~masks;
         for (int v = 0; held != 0; v++, held >>>= 1) {

@@ -219,6 +219,7 @@ public final class EmuDevice implements AutoCloseable {
         private int queueCount;
         private int queueSize;
         private int maxDmaMappings = DEFAULT_MAX_DMA_MAPPINGS;
+        private boolean built;
 
         private Builder(String name, PciIds ids) {
             this.name = name;
@@ -296,6 +297,10 @@ public final class EmuDevice implements AutoCloseable {
         }
 
         public EmuDevice build() throws LinuxException {
+            if (built) {
+                throw new IllegalStateException("a builder builds one device");
+            }
+            built = true;
             PciConfigSpace config = new PciConfigSpace(express ? EXPRESS_CONFIG_SIZE : CONFIG_SIZE);
             writeHeader(config);
             // Maskable: MsixTable holds a vector the client masks with SET_IRQS and delivers it at the

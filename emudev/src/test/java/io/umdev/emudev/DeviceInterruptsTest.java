@@ -151,6 +151,25 @@ class DeviceInterruptsTest {
     }
 
     @Test
+    void msiEnabledBeyondTheFunctionsVectorsKeepsEveryInterrupt() throws Exception {
+        enableMsi(7);
+        interrupts.signal(3);
+        interrupts.signal(9);
+        assertEquals("intx=0 msi=1001 msix=0000", seen(), "vector 9 does not exist: it falls back to 0, never lost");
+    }
+
+    @Test
+    void msiPendingBitsWaitWhileMsiIsDisabled() throws Exception {
+        enableMsi(2);
+        write(device.config(), msiCap() + MSI_MASK_64, 4, 0b0010);
+        interrupts.signal(1);
+        write(device.config(), msiCap() + MSI_CONTROL, 2, 2 << 4);
+        write(device.config(), msiCap() + MSI_MASK_64, 4, 0);
+        assertEquals("intx=0 msi=0000 msix=0000", seen(), "nothing is delivered while MSI is off");
+        assertEquals(0b0010, device.config().get32(msiCap() + MSI_PENDING_64));
+    }
+
+    @Test
     void msiPerVectorMaskHoldsIntoThePendingRegister() throws Exception {
         enableMsi(2);
         write(device.config(), msiCap() + MSI_MASK_64, 4, 0b0110);

@@ -87,8 +87,9 @@ public final class PciCapabilities {
         int at = allocate(CAP_ID_EXPRESS, EXP_LENGTH);
         config.set16(at + EXP_FLAGS, EXP_VERSION_2 | (deviceType << EXP_TYPE_SHIFT));
         config.set32(at + EXP_DEVICE_CAPABILITIES, functionLevelReset ? EXP_DEVICE_CAPABILITIES_FLR : 0);
-        config.setWritable(at + EXP_DEVICE_CONTROL, 2,
-                EXP_DEVICE_CONTROL_WRITABLE | (functionLevelReset ? EXP_DEVICE_CONTROL_FLR : 0));
+        // "Initiate function-level reset" always reads 0: it is not a stored bit. A device offering FLR
+        // watches device control writes for it.
+        config.setWritable(at + EXP_DEVICE_CONTROL, 2, EXP_DEVICE_CONTROL_WRITABLE);
         config.setWriteOneToClear(at + EXP_DEVICE_STATUS, 2, EXP_DEVICE_STATUS_ERRORS);
         return at;
     }

@@ -112,8 +112,7 @@ public final class DmaEngine implements AutoCloseable {
             @Override
             public void stateChanged(EmuDevice d, EmuDevice.State from, EmuDevice.State to) {
                 switch (to) {
-                    case RUNNING -> worker = Executors.newSingleThreadExecutor(
-                            r -> Thread.ofPlatform().name(d.name() + "-dma").daemon(true).unstarted(r));
+                    case RUNNING -> startWorker(d);
                     case STOPPED, CLOSED -> stopWorker();
                     default -> {
                     }
@@ -122,7 +121,14 @@ public final class DmaEngine implements AutoCloseable {
 
             @Override
             public void reset(EmuDevice d) {
+                // A command in flight finishes (bounded) before the registers go back to power-on state,
+                // so that its completion cannot overwrite them.
+                boolean running = worker != null;
+                stopWorker();
                 resetRegisters();
+                if (running) {
+                    startWorker(d);
+                }
             }
         });
         device.configure();
@@ -147,6 +153,10 @@ public final class DmaEngine implements AutoCloseable {
         registers.set(JAVA_INT_UNALIGNED, REG_MAGIC, MAGIC);
         registers.set(JAVA_INT_UNALIGNED, REG_VERSION, VERSION);
         registers.set(JAVA_LONG_UNALIGNED, REG_COMPLETED, completed.get());
+    }
+
+    private void startWorker(EmuDevice d) {
+        worker = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().name(d.name() + "-dma").daemon(true).unstarted(r));
     }
 
     private void stopWorker() {

@@ -343,6 +343,7 @@ class PciCapabilitiesTest {
         config.watch(exp + EXP_DEVICE_CONTROL, 2, c -> controlWrites.incrementAndGet());
         write(config, exp + EXP_DEVICE_CONTROL, 2, EXP_DEVICE_CONTROL_FLR);
         assertEquals(1, controlWrites.get(), "a device can watch for the FLR request");
+        assertEquals(0, config.get16(exp + EXP_DEVICE_CONTROL) & EXP_DEVICE_CONTROL_FLR, "the FLR bit always reads 0");
         write(config, exp + EXP_DEVICE_CONTROL, 2, 0xffff);
         assertEquals(EXP_DEVICE_CONTROL_WRITABLE,
                 config.get16(exp + EXP_DEVICE_CONTROL) & ~EXP_DEVICE_CONTROL_FLR, "the usual RW bits");
