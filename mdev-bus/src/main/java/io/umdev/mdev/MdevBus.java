@@ -1,7 +1,6 @@
 package io.umdev.mdev;
 
 import io.umdev.linux.Errno;
-import io.umdev.vfiouser.dma.DmaTable;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -33,6 +32,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threads.</b> Management operations (create, remove, bind, registration...) are serialized by
  * one lock; parents and drivers are called under it, one call at a time. Queries take no lock. Events
  * go to listeners after the lock is released, in the order the changes happened.
+ *
+ * <p><b>DMA.</b> Each instance has its own {@link io.umdev.vfiouser.dma.DmaTable}, made when its parent
+ * or a driver first asks for it ({@link InstanceContext#dmaTable()}) and closed when the instance goes.
  *
  * <p><b>Errors.</b> Every operation either succeeds or throws an {@link MdevException} with an errno
  * and the field at fault; what parents and drivers throw is caught here and reported the same way.
@@ -268,10 +270,10 @@ public final class MdevBus implements AutoCloseable {
         }
 
         ParentDevice parent = registered.parent();
-        DmaTable dma = new DmaTable(dmaMappings);
+        InstanceContext context = new InstanceContext(uuid, type, attributes, dmaMappings);
         MdevDevice device;
         try {
-            device = parent.create(new InstanceContext(uuid, type, attributes, dma));
+            device = parent.create(context);
             if (device == null || !type.deviceApi().equals(device.deviceApi())) {
                 String problem = device == null ? "returned no device"
                         : "returned a " + device.deviceApi() + " device for a " + type.deviceApi() + " type";
@@ -281,23 +283,23 @@ public final class MdevBus implements AutoCloseable {
                 throw new IllegalStateException(problem);
             }
         } catch (MdevException e) {
-            dma.close();
+            context.closeDmaTable();
             failed(uuid, parent.name(), type.name(), null, "parent refused: " + e.getMessage());
             throw e;
         } catch (Exception | LinkageError | AssertionError e) {
-            dma.close();
+            context.closeDmaTable();
             String message = "parent " + parent.name() + " failed to create the instance: " + e;
             LOG.warn(message, e);
             failed(uuid, parent.name(), type.name(), null, message);
             throw new MdevException(Errno.EIO, null, message, e);
         }
 
-        MdevInstance instance = new MdevInstance(uuid, parent, type, attributes, dma, device, override, nextSequence++);
+        MdevInstance instance = new MdevInstance(context, parent, device, override, nextSequence++);
         try {
             probe(instance, candidates(instance));
         } catch (MdevException e) {
             removeQuietly(parent, device);
-            dma.close();
+            context.closeDmaTable();
             instance.removed();
             failed(uuid, parent.name(), type.name(), null, e.getMessage());
             throw e;
@@ -328,7 +330,7 @@ public final class MdevBus implements AutoCloseable {
         }
         removeQuietly(instance.parent(), instance.device());
         try {
-            instance.dmaTable().close();
+            instance.context().closeDmaTable();
         } catch (RuntimeException e) {
             LOG.warn("unmapping the DMA table of {}: {}", instance.uuid(), e.toString());
         }

@@ -5,15 +5,14 @@ import java.util.Optional;
 import java.util.UUID;
 
 /**
- * One instance on the bus: a UUID, the parent and type it was created from, its validated attributes,
- * its own DMA context, the device its parent made, and its binding. Created and changed only by the
+ * One instance on the bus: a UUID, the parent and type it was created from, its validated attributes
+ * (current ones: a live update may replace them), its own DMA context, the device its parent made, and
+ * its binding. Created and changed only by the
  * {@link MdevBus}; reading it is safe from any thread (the mutable fields are published volatile).
  */
 public final class MdevInstance {
-    private final UUID uuid;
+    private final InstanceContext context;
     private final ParentDevice parent;
-    private final MdevType type;
-    private final DmaTable dmaTable;
     private final MdevDevice device;
     /** Creation order on the bus; instances are removed in reverse order at shutdown. */
     final long sequence;
@@ -22,20 +21,18 @@ public final class MdevInstance {
     private volatile MdevDriver driver;
     private volatile InstanceState state = InstanceState.UNBOUND;
 
-    MdevInstance(UUID uuid, ParentDevice parent, MdevType type, Attributes attributes, DmaTable dmaTable,
-            MdevDevice device, String driverOverride, long sequence) {
-        this.uuid = uuid;
+    MdevInstance(InstanceContext context, ParentDevice parent, MdevDevice device, String driverOverride,
+            long sequence) {
+        this.context = context;
         this.parent = parent;
-        this.type = type;
-        this.attributes = attributes;
-        this.dmaTable = dmaTable;
+        this.attributes = context.attributes();
         this.device = device;
         this.driverOverride = driverOverride;
         this.sequence = sequence;
     }
 
     public UUID uuid() {
-        return uuid;
+        return context.uuid();
     }
 
     public ParentDevice parent() {
@@ -43,20 +40,28 @@ public final class MdevInstance {
     }
 
     public MdevType type() {
-        return type;
+        return context.type();
     }
 
     public DeviceApi deviceApi() {
-        return type.deviceApi();
+        return context.type().deviceApi();
     }
 
     public Attributes attributes() {
         return attributes;
     }
 
-    /** The instance's own DMA context: the memory its client mapped, and nothing else. */
+    /**
+     * The instance's own DMA context: the memory its client mapped, and nothing else. The same table
+     * its parent got from {@link InstanceContext#dmaTable()}; made on first use.
+     */
     public DmaTable dmaTable() {
-        return dmaTable;
+        return context.dmaTable();
+    }
+
+    /** The context the parent created this instance with. */
+    public InstanceContext context() {
+        return context;
     }
 
     /** What the parent created; {@link MdevDevice#unwrap} gives a driver the interface it speaks. */
@@ -102,7 +107,7 @@ public final class MdevInstance {
 
     @Override
     public String toString() {
-        return uuid + " (" + parent.name() + "/" + type.name() + ", " + state.label()
+        return context.uuid() + " (" + parent.name() + "/" + context.type().name() + ", " + state.label()
                 + (driver != null ? " to " + driver.name() : "") + ")";
     }
 }

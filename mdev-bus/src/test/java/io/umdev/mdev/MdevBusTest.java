@@ -498,6 +498,18 @@ class MdevBusTest {
         assertEquals(0, a.dmaTable().size(), "removal unmaps the instance's DMA memory");
     }
 
+    @Test
+    void theDmaTableIsMadeOnFirstUseAndSharedByParentAndDrivers() throws Exception {
+        MdevInstance instance = createNet(U1);
+        assertFalse(instance.context().hasDmaTable(), "nobody asked for it yet");
+
+        DmaTable table = instance.dmaTable();
+
+        assertTrue(instance.context().hasDmaTable());
+        assertSame(table, instance.dmaTable());
+        assertSame(table, ((TestParent.TestDevice) instance.device()).context.dmaTable());
+    }
+
     // ---------------------------------------------------------------- device interfaces and attributes
 
     @Test
