@@ -264,6 +264,7 @@ public final class MdevBus implements AutoCloseable {
             }
         }
         Attributes attributes = type.parseAttributes(request.attributes());
+        checkWithParent(registered.parent(), type, attributes);
         if (slot.available() <= 0) {
             throw MdevException.noSpace("type", "type " + registered.parent().name() + "/" + type.name()
                     + " has no available instances (all " + type.maxInstances() + " are in use)");
@@ -456,6 +457,7 @@ public final class MdevBus implements AutoCloseable {
         return manage(() -> {
             MdevInstance instance = instanceOrThrow(uuid);
             Attributes next = instance.type().parseAttributes(attributes);
+            checkWithParent(instance.parent(), instance.type(), next);
             try {
                 instance.parent().update(instance.device(), next);
             } catch (MdevException e) {
@@ -473,12 +475,30 @@ public final class MdevBus implements AutoCloseable {
     }
 
     /**
-     * Validates attributes for a type without creating anything: what a stored definition is checked
-     * with.
+     * Validates attributes for a type without creating anything, with the parent's
+     * {@link ParentDevice#validate} check: what a stored definition is checked with.
      */
     public Attributes validate(String parent, String type, SequencedMap<String, String> attributes)
             throws MdevException {
-        return typeOrThrow(parentOrThrow(parent), type).type.parseAttributes(attributes);
+        RegisteredParent registered = parentOrThrow(parent);
+        MdevType mdevType = typeOrThrow(registered, type).type;
+        Attributes parsed = mdevType.parseAttributes(attributes);
+        checkWithParent(registered.parent(), mdevType, parsed);
+        return parsed;
+    }
+
+    /** The parent's own check of a combination of attributes; what it throws unexpectedly is its failure. */
+    private static void checkWithParent(ParentDevice parent, MdevType type, Attributes attributes)
+            throws MdevException {
+        try {
+            parent.validate(type, attributes);
+        } catch (MdevException e) {
+            throw e;
+        } catch (Exception | LinkageError | AssertionError e) {
+            String message = "parent " + parent.name() + " failed to check the attributes: " + e;
+            LOG.warn(message, e);
+            throw new MdevException(Errno.EIO, null, message, e);
+        }
     }
 
     // ---------------------------------------------------------------- binding internals (lock held)

@@ -16,6 +16,18 @@ public interface ParentDevice {
     List<MdevType> types();
 
     /**
+     * Checks a combination of attributes the type's specs cannot express (a backing file required by
+     * one mode, a queue count that must be even...), without creating anything. The bus calls it before
+     * {@link #create} and when a definition is validated, so a definition that could never start is
+     * refused when it is written. The default accepts everything.
+     *
+     * @param attributes already valid one by one against the type
+     * @throws MdevException EINVAL naming the attribute ({@code attrs.<name>}) to refuse
+     */
+    default void validate(MdevType type, Attributes attributes) throws MdevException {
+    }
+
+    /**
      * Creates the device behind a new instance. The bus has already validated the attributes, checked
      * the UUID is free and that the type has an available instance. The context's DMA table is the only
      * memory this instance's client may reach; hand it to the device's queues.

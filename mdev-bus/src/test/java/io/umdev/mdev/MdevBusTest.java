@@ -154,6 +154,16 @@ class MdevBusTest {
     }
 
     @Test
+    void theParentChecksCombinationsBeforeItIsAskedToCreate() throws Exception {
+        CreateRequest request = CreateRequest.of("test", "net").withAttribute("max_vqp", "3").withAttribute("mtu", "576");
+        assertRefused(Errno.EINVAL, "attrs.max_vqp", () -> bus.create(request));
+        assertRefused(Errno.EINVAL, "attrs.max_vqp", () -> bus.validate("test", "net", request.attributes()));
+        assertNothingCreated();
+        assertEquals(List.of(), parent.log, "refused before create");
+        bus.create(request.withAttribute("mtu", "1500"));
+    }
+
+    @Test
     void refusesABadDriverOverrideName() throws Exception {
         assertRefused(Errno.EINVAL, "driver",
                 () -> bus.create(CreateRequest.of("test", "net").withDriverOverride("no spaces please")));

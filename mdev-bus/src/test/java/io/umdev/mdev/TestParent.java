@@ -48,6 +48,15 @@ final class TestParent implements ParentDevice {
         return types;
     }
 
+    /** Its one combination rule: an odd max_vqp needs an MTU of at least 1280. */
+    @Override
+    public void validate(MdevType type, Attributes attributes) throws MdevException {
+        if (type == NET && attributes.getLong("max_vqp") % 2 == 1 && attributes.getLong("max_vqp") > 1
+                && attributes.getLong("mtu") < 1280) {
+            throw MdevException.invalid("attrs.max_vqp", "an odd max_vqp above 1 needs mtu >= 1280");
+        }
+    }
+
     @Override
     public MdevDevice create(InstanceContext context) throws MdevException {
         log.add("create " + context.uuid());
