@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The control socket: a Unix socket, mode 0600, in the run directory. Each connection's peer
  * credentials are checked against the access policy (the daemon's user and root by default); a peer
- * refused gets one {@code denied} reply and is hung up on. An admitted peer sends requests, one JSON
+ * refused gets one {@code denied} reply to its first request and is hung up on. An admitted peer sends requests, one JSON
  * object per line (UTF-8, at most {@link #MAX_LINE} bytes), and gets one reply line for each, in order,
  * on the same connection, until it closes it. A line too long gets an error reply and the connection is
  * closed (the stream cannot be resynchronized).
@@ -145,14 +145,21 @@ public final class ControlServer implements AutoCloseable {
             AFUNIXSocketCredentials c = channel.getPeerCredentials();
             PeerCredentials peer = new PeerCredentials(c.getPid(), c.getUid(), c.getGid());
             OutputStream out = Channels.newOutputStream(channel);
+            InputStream in = new BufferedInputStream(Channels.newInputStream(channel));
             if (!policy.permits(peer)) {
                 LOG.warn("control socket: refusing pid {} (uid {}): not permitted", peer.pid(), peer.uid());
+                // Read (and ignore) the first request, so the refusal is its answer rather than a hang-up
+                // that could meet the client's write.
+                try {
+                    readLine(in);
+                } catch (LineTooLongException ignored) {
+                    // Refused either way.
+                }
                 ControlError denied = new ControlError(ErrorCode.DENIED, null, "uid " + peer.uid()
                         + " may not use this daemon's control socket", "run umdevctl as the daemon's user or as root");
                 reply(out, "{\"ok\":false,\"error\":" + Json.line(denied.toJson()) + "}");
                 return;
             }
-            InputStream in = new BufferedInputStream(Channels.newInputStream(channel));
             while (!closed) {
                 String line;
                 try {
