@@ -44,6 +44,8 @@ public final class MessageChannel implements AutoCloseable {
         this.channel = channel;
         channel.configureBlocking(true);
         channel.ensureAncillaryReceiveBufferSize(ANCILLARY_OVERHEAD + maxReceiveFds * ANCILLARY_BYTES_PER_FD);
+        // Room for all a peer can send, not just what it may: a truncated receive leaks descriptors.
+        AncillaryBuffers.ensureFull(channel);
         this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
         this.rx = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.nativeOrder());
         this.rxSegment = MemorySegment.ofBuffer(rx);

@@ -3,21 +3,38 @@ package io.umdev.vfiouser.transport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.umdev.linux.EventFd;
+import io.umdev.linux.OwnedFd;
 import io.umdev.vfiouser.protocol.MessageHeader;
+import io.umdev.vfiouser.testing.OpenFiles;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
-import org.newsclub.net.unix.AFUNIXSocketPair;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 class MessageChannelTest {
+    @TempDir
+    Path dir;
+
+    /** A connected pair (junixsocket's own socketpair leaks descriptors, so through a listener). */
+    private MessageChannel[] pair() throws Exception {
+        try (AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open()) {
+            listener.bind(AFUNIXSocketAddress.of(dir.resolve("pair.sock")));
+            MessageChannel a = MessageChannel.connect(dir.resolve("pair.sock"), 1);
+            return new MessageChannel[] {a, MessageChannel.accepted(listener.accept(), 1)};
+        }
+    }
+
     /** The skipped payload of an oversized message must not overwrite its header (found by FuzzTest). */
     @Test
     void oversizedMessageKeepsItsHeader() throws Exception {
-        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
-        try (pair; MessageChannel a = MessageChannel.accepted(pair.getSocket1(), 1);
-                MessageChannel b = MessageChannel.accepted(pair.getSocket2(), 1)) {
+        MessageChannel[] pair = pair();
+        try (MessageChannel a = pair[0]; MessageChannel b = pair[1]) {
             int size = 200_000;
             byte[] bytes = new byte[size];
             Arrays.fill(bytes, (byte) 0xff);
@@ -47,6 +64,28 @@ class MessageChannelTest {
                 assertEquals(4, m.payload().byteSize());
             }
             sender.join();
+        }
+    }
+
+    /**
+     * A peer may attach more descriptors than it should (Linux allows 253 per message): all of them
+     * arrive, and none is left open once the message is closed (found by FuzzTest).
+     */
+    @Test
+    void manyDescriptorsArriveAndAreClosed() throws Exception {
+        MessageChannel[] pair = pair();
+        try (MessageChannel a = pair[0]; MessageChannel b = pair[1]; EventFd event = EventFd.create()) {
+            MemorySegment message = MemorySegment.ofArray(new byte[MessageHeader.SIZE]);
+            MessageHeader.write(message, 1, 4, MessageHeader.SIZE, MessageHeader.TYPE_COMMAND, 0);
+            long before = OpenFiles.descriptors();
+            for (int n : new int[] {61, 100, 253}) {
+                List<OwnedFd> fds = Collections.nCopies(n, event.fd());
+                a.send(message, fds);
+                try (ReceivedMessage m = b.receive(1024)) {
+                    assertEquals(n, m.fds().size());
+                }
+                assertEquals(before, OpenFiles.descriptors(), n + " descriptors");
+            }
         }
     }
 }
