@@ -350,6 +350,14 @@ final class Session implements ClientSession, DmaMessenger, Runnable {
                         count, Errno.name(errno)));
             }
             return m;
+        } catch (StreamBrokenException e) {
+            // Read while waiting (pumpUntil): the stream is out of step, so drop the client as the receive
+            // loop would, and run none of the commands set aside from it.
+            LOG.warn("{}: dropping client pid {}: {}", name, peer.pid(), e.getMessage());
+            deferred.forEach(ReceivedMessage::close);
+            deferred.clear();
+            disconnect();
+            throw new DmaException(Errno.ENOTCONN, command + " could not reach the client: " + e.getMessage());
         } catch (IOException e) {
             throw new DmaException(Errno.ENOTCONN, command + " could not reach the client: " + e.getMessage());
         } finally {
