@@ -35,6 +35,8 @@ public final class MessageChannel implements AutoCloseable {
     private final AFUNIXSocketChannel channel;
     private final int socketFd;
     private final ReentrantLock sendLock = new ReentrantLock();
+    /** Held to close a received descriptor, so that a concurrent close of the socket cannot deadlock. */
+    private final Object receivedDescriptorsLock;
     private final ByteBuffer header = ByteBuffer.allocateDirect(MessageHeader.SIZE).order(ByteOrder.nativeOrder());
     private final MemorySegment headerSegment = MemorySegment.ofBuffer(header);
     private ByteBuffer rx;
@@ -45,7 +47,8 @@ public final class MessageChannel implements AutoCloseable {
         channel.configureBlocking(true);
         channel.ensureAncillaryReceiveBufferSize(ANCILLARY_OVERHEAD + maxReceiveFds * ANCILLARY_BYTES_PER_FD);
         // Room for all a peer can send, not just what it may: a truncated receive leaks descriptors.
-        AncillaryBuffers.ensureFull(channel);
+        AncillarySupport.ensureFull(channel);
+        this.receivedDescriptorsLock = AncillarySupport.receivedDescriptorsLock(channel);
         this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
         this.rx = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.nativeOrder());
         this.rxSegment = MemorySegment.ofBuffer(rx);
@@ -207,9 +210,11 @@ public final class MessageChannel implements AutoCloseable {
         }
     }
 
-    private static void closeReceived(FileDescriptor fd) throws IOException {
-        if (fd.valid()) {
-            new FileInputStream(fd).close();
+    private void closeReceived(FileDescriptor fd) throws IOException {
+        synchronized (receivedDescriptorsLock) {
+            if (fd.valid()) {
+                new FileInputStream(fd).close();
+            }
         }
     }
 

@@ -2,22 +2,31 @@ package io.umdev.vfiouser.transport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.umdev.linux.EventFd;
 import io.umdev.linux.OwnedFd;
 import io.umdev.vfiouser.protocol.MessageHeader;
 import io.umdev.vfiouser.testing.OpenFiles;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 class MessageChannelTest {
+    private static final int MANY_FDS = 200;
+    private static final int MESSAGES_PER_ROUND = 8;
+
     @TempDir
     Path dir;
 
@@ -87,5 +96,73 @@ class MessageChannelTest {
                 assertEquals(before, OpenFiles.descriptors(), n + " descriptors");
             }
         }
+    }
+
+    /**
+     * Closing a channel while its receiver is releasing the descriptors of a message must not deadlock
+     * (junixsocket closes its received descriptors under a lock that releasing one also takes; found with
+     * jstack during a fuzz run, where a device thread's failed DMA write closed the channel).
+     */
+    @Test
+    void closeWhileReleasingReceivedDescriptorsDoesNotDeadlock() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Long.getLong("umdev.deadlock.seconds", 4));
+        int rounds = 0;
+        while (System.nanoTime() < deadline) {
+            rounds++;
+            MessageChannel[] pair = pair();
+            // b is closed by the closer thread, never here: after a deadlock another close() would hang.
+            MessageChannel b = pair[1];
+            try (MessageChannel a = pair[0]; EventFd event = EventFd.create()) {
+                MemorySegment message = MemorySegment.ofArray(new byte[MessageHeader.SIZE]);
+                MessageHeader.write(message, 1, 4, MessageHeader.SIZE, MessageHeader.TYPE_COMMAND, 0);
+                List<OwnedFd> fds = Collections.nCopies(MANY_FDS, event.fd());
+                for (int i = 0; i < MESSAGES_PER_ROUND; i++) {
+                    a.send(message, fds);
+                }
+                CountDownLatch receiving = new CountDownLatch(1);
+                AtomicReference<Throwable> failure = new AtomicReference<>();
+                Thread receiver = Thread.ofPlatform().name("receiver").daemon().start(() -> {
+                    try {
+                        for (int i = 0; i < MESSAGES_PER_ROUND; i++) {
+                            receiving.countDown();
+                            try (ReceivedMessage m = b.receive(1024)) {
+                                assertEquals(MANY_FDS, m.fds().size());
+                            }
+                        }
+                    } catch (IOException e) {
+                        // The channel closed under it: what this test provokes.
+                    } catch (Throwable t) {
+                        failure.compareAndSet(null, t);
+                    }
+                });
+                receiving.await();
+                // close() on a thread of its own too: in a deadlock it is one of the two stuck.
+                Thread closer = Thread.ofPlatform().name("closer").daemon().start(() -> {
+                    try {
+                        b.close();
+                    } catch (Throwable t) {
+                        failure.compareAndSet(null, t);
+                    }
+                });
+                long joinBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                for (Thread t : List.of(closer, receiver)) {
+                    t.join(Duration.ofNanos(Math.max(1, joinBy - System.nanoTime())));
+                    if (t.isAlive()) {
+                        fail("close() and receive() deadlocked in round " + rounds + ":" + stack(closer) + stack(receiver));
+                    }
+                }
+                if (failure.get() != null) {
+                    throw new AssertionError("receiver failed in round " + rounds, failure.get());
+                }
+            }
+        }
+    }
+
+    private static String stack(Thread thread) {
+        StringBuilder text = new StringBuilder("\n  ").append(thread.getName());
+        for (StackTraceElement e : thread.getStackTrace()) {
+            text.append("\n    at ").append(e);
+        }
+        return text.toString();
     }
 }
