@@ -109,6 +109,21 @@ public final class MessageChannel implements AutoCloseable {
     }
 
     private ReceivedMessage receive(int maxMessageSize, boolean detached) throws IOException {
+        try {
+            return receiveMessage(maxMessageSize, detached);
+        } catch (IOException | RuntimeException e) {
+            // Descriptors that came with the bytes read so far belong to no message now. junixsocket closes
+            // them only if the socket closes after they arrived: a close racing with this read would leak them.
+            try {
+                discardReceivedFds();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private ReceivedMessage receiveMessage(int maxMessageSize, boolean detached) throws IOException {
         header.clear();
         if (!readFully(header, true)) {
             discardReceivedFds();
@@ -116,7 +131,6 @@ public final class MessageChannel implements AutoCloseable {
         }
         long size = MessageHeader.size(headerSegment);
         if (size < MessageHeader.SIZE) {
-            discardReceivedFds();
             throw new StreamBrokenException("message header declares " + size + " bytes, less than the header itself");
         }
         boolean oversized = size > maxMessageSize;

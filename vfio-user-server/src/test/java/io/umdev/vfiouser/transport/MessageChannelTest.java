@@ -1,6 +1,7 @@
 package io.umdev.vfiouser.transport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -155,6 +156,29 @@ class MessageChannelTest {
                     throw new AssertionError("receiver failed in round " + rounds, failure.get());
                 }
             }
+        }
+    }
+
+    /**
+     * Descriptors that arrive with the start of a message the stream then breaks off are closed when the
+     * receive fails, not left to the socket's close: a close racing with the receive closes only those
+     * junixsocket already held, which leaked the rest (found by FuzzTest).
+     */
+    @Test
+    void descriptorsOfABrokenOffMessageAreClosedAtOnce() throws Exception {
+        MessageChannel[] pair = pair();
+        MessageChannel a = pair[0];
+        try (MessageChannel b = pair[1]; EventFd event = EventFd.create()) {
+            long before = OpenFiles.descriptors();
+            // Only the header, declaring a payload that never comes; then the peer goes away.
+            MemorySegment header = MemorySegment.ofArray(new byte[MessageHeader.SIZE]);
+            MessageHeader.write(header, 1, 4, MessageHeader.SIZE + 8, MessageHeader.TYPE_COMMAND, 0);
+            a.send(header, Collections.nCopies(MANY_FDS, event.fd()));
+            a.close();
+            assertThrows(StreamBrokenException.class, () -> b.receive(1024));
+            assertEquals(before - 1, OpenFiles.descriptors(), "descriptors left open besides the peer's socket");
+        } finally {
+            a.close();
         }
     }
 
