@@ -27,7 +27,7 @@ import java.util.UUID;
  * bus is measured twice: with a parent that never touches the DMA table, and with one that takes it at
  * create.
  *
- * <p>Run: {@code ./mvnw -Pbench -pl mdev-bus -am verify}. Not a test: nothing here asserts a number.
+ * <p>Run: {@code ./mvnw -Dbench=mdev-bus -DskipTests -pl mdev-bus -am verify}. Not a test: nothing here asserts a number.
  */
 public final class DensityBenchmark {
     private static final int DEFAULT_COUNT = 100_000;

@@ -45,7 +45,7 @@ import org.openjdk.jmh.util.Statistics;
  * reply) between the benchmark thread and an echo thread. Each runs with both ends pinned to CPU 0 and
  * unpinned. {@link #main} runs both through JMH (SampleTime) and prints p50/p99 and the ratios.
  *
- * <p>Run: {@code ./mvnw -Pbench -pl vfio-user-server verify}; settings (see {@link #main}) go in
+ * <p>Run: {@code ./mvnw -Dbench=vfio-user-server -DskipTests -pl vfio-user-server -am verify}; settings (see {@link #main}) go in
  * {@code -Dbench.args="warmup=5x1 measure=5x3 forks=1 prof=gc"}.
  */
 public class RoundTripBenchmarks {
