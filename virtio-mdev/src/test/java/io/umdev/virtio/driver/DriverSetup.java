@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicLong;
 enum DriverSetup {
     SPLIT_EVENTFD(RingLayout.SPLIT, InterruptMode.EVENTFD, true, true),
     SPLIT_POLL_DIRECT(RingLayout.SPLIT, InterruptMode.POLL, false, false),
-    SPLIT_CALLBACK(RingLayout.SPLIT, InterruptMode.CALLBACK, true, false),
+    SPLIT_CALLBACK(RingLayout.SPLIT, InterruptMode.CALLBACK, true, true),
     PACKED_EVENTFD(RingLayout.PACKED, InterruptMode.EVENTFD, true, true),
     PACKED_POLL_DIRECT(RingLayout.PACKED, InterruptMode.POLL, false, false),
     PACKED_CALLBACK_NO_EVENT_IDX(RingLayout.PACKED, InterruptMode.CALLBACK, true, false);

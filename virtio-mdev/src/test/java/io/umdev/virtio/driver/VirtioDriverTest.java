@@ -22,6 +22,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -201,6 +202,34 @@ class VirtioDriverTest {
             device.needsReset("test: the device gives up");
             VirtioDriverException e = assertThrows(VirtioDriverException.class, () -> q.await(10, TimeUnit.SECONDS));
             assertTrue(e.getMessage().contains("NEEDS_RESET"), e.getMessage());
+        }
+    }
+
+    /** Callback mode keeps interrupts armed, with and without event index: every completion calls back. */
+    @ParameterizedTest
+    @EnumSource(value = DriverSetup.class, names = {"SPLIT_CALLBACK", "PACKED_CALLBACK_NO_EVENT_IDX"})
+    void callbackModeIsCalledBackForEveryCompletion(DriverSetup setup) throws Exception {
+        for (boolean eventIndex : new boolean[] {true, false}) {
+            AtomicInteger callbacks = new AtomicInteger();
+            DriverOptions options = setup.options(64).withEventIndex(eventIndex)
+                    .withInterruptCallback(q -> callbacks.incrementAndGet());
+            try (RamDiskDevice device = new RamDiskDevice(dma, 1 << 20, 1, 64, "x");
+                    VirtioBlockDisk disk = VirtioBlockDisk.open(device, options, 4096)) {
+                assertEquals(eventIndex, disk.driver().hasFeature(VirtioFeature.RING_EVENT_IDX));
+                int requests = 200;
+                MemorySegment block = MemorySegment.ofArray(new byte[4096]);
+                for (int i = 0; i < requests; i++) {
+                    disk.read(i % 64, block);
+                    // The wait polls; let the device's call back land before the next request.
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                    while (callbacks.get() < i + 1) {
+                        assertTrue(System.nanoTime() < deadline, "no call back for request " + i + " (event index "
+                                + eventIndex + ")");
+                        Thread.onSpinWait();
+                    }
+                }
+                assertTrue(callbacks.get() >= requests, callbacks.get() + " callbacks for " + requests + " requests");
+            }
         }
     }
 
