@@ -58,6 +58,11 @@ public final class VirtioBlockDisk implements AutoCloseable {
         return open(device, DriverOptions.defaults(), DEFAULT_MAX_TRANSFER);
     }
 
+    /** Opens a virtio-blk device with {@code options} and requests of up to {@link #DEFAULT_MAX_TRANSFER} bytes. */
+    public static VirtioBlockDisk open(VirtioDevice device, DriverOptions options) throws VirtioDriverException {
+        return open(device, options, DEFAULT_MAX_TRANSFER);
+    }
+
     /**
      * Opens a virtio-blk device: negotiates, reads the config space, sets up every queue the device
      * offers with request slots of {@code maxTransfer} bytes (less if the device's size_max is smaller).

@@ -106,7 +106,7 @@ public final class VirtioInprocDriver implements MdevDriver {
                 () -> new VirtioDriverException(Errno.ENODEV, instance.uuid() + " offers no virtio transport"));
         return switch (device.deviceId()) {
             case VirtioId.NET -> VirtioNetPort.open(device, options);
-            case VirtioId.BLOCK -> VirtioBlockDisk.open(device, options, VirtioBlockDisk.DEFAULT_MAX_TRANSFER);
+            case VirtioId.BLOCK -> VirtioBlockDisk.open(device, options);
             default -> throw new VirtioDriverException(Errno.ENODEV, "virtio device class " + device.deviceId()
                     + " has no in-process driver");
         };

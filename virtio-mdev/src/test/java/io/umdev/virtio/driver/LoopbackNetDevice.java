@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * too. The control queue applies MQ VQ_PAIRS_SET, RX PROMISC/ALLMULTI and MAC ADDR_SET and remembers
  * them. Everything runs on the device's one worker thread, so the mailboxes need no lock.
  */
-final class LoopbackNetDevice extends SoftwareVirtioDevice {
+public final class LoopbackNetDevice extends SoftwareVirtioDevice {
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final long FEATURES = VirtioFeature.bits(NetSpec.F_MAC, NetSpec.F_MTU, NetSpec.F_STATUS, NetSpec.F_CTRL_VQ,
             NetSpec.F_CTRL_RX, NetSpec.F_MQ, NetSpec.F_CTRL_MAC_ADDR);
@@ -39,7 +39,7 @@ final class LoopbackNetDevice extends SoftwareVirtioDevice {
     final AtomicLong macSet = new AtomicLong(-1);
     final AtomicLong framesLooped = new AtomicLong();
 
-    LoopbackNetDevice(DmaTable dma, MacAddress mac, int mtu, int maxPairs, int queueSize) {
+    public LoopbackNetDevice(DmaTable dma, MacAddress mac, int mtu, int maxPairs, int queueSize) {
         super(Definition.of("loopback-net", VirtioId.NET, FEATURES, 2 * maxPairs + 1, queueSize, NetSpec.CONFIG_SIZE),
                 dma);
         this.maxPairs = maxPairs;

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * FLUSH, GET_ID, DISCARD and WRITE_ZEROES over a heap array; IOERR past the end, UNSUPP for anything
  * else (and for GET_ID when it has no ID). Answers on the device's worker thread.
  */
-final class RamDiskDevice extends SoftwareVirtioDevice {
+public final class RamDiskDevice extends SoftwareVirtioDevice {
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -33,7 +33,7 @@ final class RamDiskDevice extends SoftwareVirtioDevice {
     private final AtomicInteger requests = new AtomicInteger();
     private final AtomicInteger flushes = new AtomicInteger();
 
-    RamDiskDevice(DmaTable dma, long bytes, int queues, int queueSize, String id) {
+    public RamDiskDevice(DmaTable dma, long bytes, int queues, int queueSize, String id) {
         this(dma, bytes, queues, queueSize, id, 0);
     }
 
