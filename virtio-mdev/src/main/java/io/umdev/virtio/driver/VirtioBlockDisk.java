@@ -33,6 +33,9 @@ public final class VirtioBlockDisk implements AutoCloseable {
     /** Segments of a read or write: header, data, status. */
     private static final int REQUEST_SEGMENTS = 3;
 
+    /** Config bytes the disk reads: capacity up to num_queues. */
+    private static final int CONFIG_NEEDED = BlkSpec.CONFIG_NUM_QUEUES + Short.BYTES;
+
     private static final long WANTED = VirtioFeature.bits(BlkSpec.F_SIZE_MAX, BlkSpec.F_SEG_MAX, BlkSpec.F_BLK_SIZE,
             BlkSpec.F_RO, BlkSpec.F_FLUSH, BlkSpec.F_MQ, BlkSpec.F_DISCARD, BlkSpec.F_WRITE_ZEROES,
             BlkSpec.F_TOPOLOGY);
@@ -78,6 +81,10 @@ public final class VirtioBlockDisk implements AutoCloseable {
         VirtioDriver driver = VirtioDriver.open(device, WANTED, options);
         try {
             MemorySegment config = driver.readConfig();
+            if (config.byteSize() < CONFIG_NEEDED) {
+                throw new VirtioDriverException(Errno.EIO, "the config space has " + config.byteSize()
+                        + " bytes, fewer than the " + CONFIG_NEEDED + " up to num_queues");
+            }
             long capacity = Le.u64(config, BlkSpec.CONFIG_CAPACITY);
             int blockSize = driver.hasFeature(BlkSpec.F_BLK_SIZE) ? (int) Le.u32(config, BlkSpec.CONFIG_BLK_SIZE)
                     : SECTOR_SIZE;

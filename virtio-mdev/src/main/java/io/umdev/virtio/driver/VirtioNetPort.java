@@ -30,6 +30,9 @@ public final class VirtioNetPort implements AutoCloseable {
     /** Room for the longest control command's data (MQ pairs, a MAC address, an RX flag). */
     private static final int CTRL_DATA_MAX = 64;
 
+    /** Config bytes the port reads: MAC, status, max_virtqueue_pairs and MTU. */
+    private static final int CONFIG_NEEDED = NetSpec.CONFIG_MTU + Short.BYTES;
+
     private static final long WANTED = VirtioFeature.bits(NetSpec.F_MAC, NetSpec.F_MTU, NetSpec.F_STATUS,
             NetSpec.F_CTRL_VQ, NetSpec.F_CTRL_RX, NetSpec.F_MQ, NetSpec.F_CTRL_MAC_ADDR);
 
@@ -70,9 +73,18 @@ public final class VirtioNetPort implements AutoCloseable {
         if (device.deviceId() != VirtioId.NET) {
             throw new VirtioDriverException(Errno.ENODEV, "not a network device: virtio ID " + device.deviceId());
         }
-        VirtioDriver driver = VirtioDriver.open(device, WANTED, options);
+        long wanted = WANTED;
+        if (!VirtioFeature.has(device.deviceFeatures(), NetSpec.F_CTRL_VQ)) {
+            // These depend on the control queue (virtio 5.1.3.1): never ask for them without it.
+            wanted &= ~VirtioFeature.bits(NetSpec.F_MQ, NetSpec.F_CTRL_RX, NetSpec.F_CTRL_MAC_ADDR);
+        }
+        VirtioDriver driver = VirtioDriver.open(device, wanted, options);
         try {
             MemorySegment config = driver.readConfig();
+            if (config.byteSize() < CONFIG_NEEDED) {
+                throw new VirtioDriverException(Errno.EIO, "the config space has " + config.byteSize()
+                        + " bytes, fewer than the " + CONFIG_NEEDED + " up to the MTU");
+            }
             int maxPairs = driver.hasFeature(NetSpec.F_MQ) ? Le.u16(config, NetSpec.CONFIG_MAX_VIRTQUEUE_PAIRS) : 1;
             boolean hasCtrl = driver.hasFeature(NetSpec.F_CTRL_VQ);
             int queueCount = 2 * maxPairs + (hasCtrl ? 1 : 0);

@@ -40,8 +40,12 @@ public final class LoopbackNetDevice extends SoftwareVirtioDevice {
     final AtomicLong framesLooped = new AtomicLong();
 
     public LoopbackNetDevice(DmaTable dma, MacAddress mac, int mtu, int maxPairs, int queueSize) {
-        super(Definition.of("loopback-net", VirtioId.NET, FEATURES, 2 * maxPairs + 1, queueSize, NetSpec.CONFIG_SIZE),
-                dma);
+        this(dma, mac, mtu, maxPairs, queueSize, 0);
+    }
+
+    /** @param withoutFeatures class or engine features not to offer */
+    LoopbackNetDevice(DmaTable dma, MacAddress mac, int mtu, int maxPairs, int queueSize, long withoutFeatures) {
+        super(definition(maxPairs, queueSize, withoutFeatures), dma);
         this.maxPairs = maxPairs;
         for (int p = 0; p < maxPairs; p++) {
             mailboxes.add(new ArrayDeque<>());
@@ -53,6 +57,12 @@ public final class LoopbackNetDevice extends SoftwareVirtioDevice {
             c.set(LE16, NetSpec.CONFIG_MAX_VIRTQUEUE_PAIRS, (short) maxPairs);
             c.set(LE16, NetSpec.CONFIG_MTU, (short) mtu);
         });
+    }
+
+    private static Definition definition(int maxPairs, int queueSize, long withoutFeatures) {
+        Definition d = Definition.of("loopback-net", VirtioId.NET, FEATURES, 2 * maxPairs + 1, queueSize,
+                NetSpec.CONFIG_SIZE);
+        return d.withFeatures(d.features() & ~withoutFeatures);
     }
 
     /** Takes the link down or up, as a cable would (a config change). */

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.umdev.linux.Errno;
 import io.umdev.mdev.MacAddress;
 import io.umdev.virtio.spec.NetSpec;
+import io.umdev.virtio.spec.VirtioFeature;
 import io.umdev.vfiouser.dma.DmaTable;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -208,6 +209,21 @@ class VirtioNetPortTest {
         // The control queue still works.
         port.setPromiscuous(true);
         assertEquals(1, device.promiscuous.get());
+    }
+
+    @Test
+    void withoutAControlQueueThePortRunsOnOnePairAndRefusesCommands() throws Exception {
+        LoopbackNetDevice device = new LoopbackNetDevice(dma, MAC, MTU, 4, QUEUE_SIZE,
+                VirtioFeature.bit(NetSpec.F_CTRL_VQ));
+        toClose.add(device);
+        VirtioNetPort port = open(device, DriverSetup.PACKED_EVENTFD);
+        assertFalse(port.hasControlQueue());
+        assertEquals(1, port.maxQueuePairs(), "MQ needs the control queue: it is not negotiated");
+        assertFalse(port.driver().hasFeature(NetSpec.F_MQ));
+        VirtioDriverException e = assertThrows(VirtioDriverException.class, () -> port.setPromiscuous(true));
+        assertEquals(Errno.EOPNOTSUPP, e.errno());
+        assertTrue(port.send(0, frame(60, 1)));
+        assertEquals(60, receiveOne(port, 0, MemorySegment.ofArray(new byte[port.maxFrameSize()])));
     }
 
     @Test
