@@ -33,6 +33,10 @@ import java.lang.invoke.VarHandle;
  * id and length; a full fence separates publishing from reading the driver's event suppression.
  */
 public final class PackedVirtqueue extends Virtqueue {
+    // A descriptor's len, id and flags are read as one little-endian u64 starting at len.
+    private static final int ID_SHIFT = (DESC_ID - DESC_LEN) * Byte.SIZE;
+    private static final int FLAGS_SHIFT = (DESC_FLAGS - DESC_LEN) * Byte.SIZE;
+
     private MemorySegment ring;
     private MemorySegment driverEvent;
     private MemorySegment deviceEvent;
@@ -153,12 +157,13 @@ public final class PackedVirtqueue extends Virtqueue {
         int id;
         while (true) {
             long base = (long) i * DESC_SIZE;
-            if (slots > 0) {
-                flags = Short.toUnsignedInt(ring.get(LE16, base + DESC_FLAGS));
-            }
             long addr = ring.get(LE64, base + DESC_ADDR);
-            int len = ring.get(LE32, base + DESC_LEN);
-            id = Short.toUnsignedInt(ring.get(LE16, base + DESC_ID));
+            long tail = ring.get(LE64, base + DESC_LEN);
+            if (slots > 0) {
+                flags = (int) (tail >>> FLAGS_SHIFT) & U16_MASK; // the head's were read with acquire
+            }
+            int len = (int) tail;
+            id = (int) (tail >>> ID_SHIFT) & U16_MASK;
             c.setId(id);
             if (++slots > size) {
                 fail(String.format("descriptor chain at %d is longer than the queue size %d", nextAvail, size));
@@ -273,6 +278,7 @@ public final class PackedVirtqueue extends Virtqueue {
 
     @Override
     public void publish() {
+        flushCounts();
         if (runLength > 0) {
             flushRun();
         }

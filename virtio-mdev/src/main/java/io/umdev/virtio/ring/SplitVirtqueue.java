@@ -35,6 +35,12 @@ import java.lang.invoke.VarHandle;
  * used entries; a full fence separates publishing from reading {@code used_event} or the avail flags.
  */
 public final class SplitVirtqueue extends Virtqueue {
+    // A descriptor's len, flags and next are read as one little-endian u64 starting at len.
+    private static final int FLAGS_SHIFT = (DESC_FLAGS - DESC_LEN) * Byte.SIZE;
+    private static final int NEXT_SHIFT = (DESC_NEXT - DESC_LEN) * Byte.SIZE;
+    // A used element {id, len} is written as one little-endian u64.
+    private static final int USED_LEN_SHIFT = (USED_ELEM_LEN - USED_ELEM_ID) * Byte.SIZE;
+
     private MemorySegment desc;
     private MemorySegment avail;
     private MemorySegment used;
@@ -175,8 +181,9 @@ public final class SplitVirtqueue extends Virtqueue {
         while (true) {
             long base = (long) i * DESC_SIZE;
             long addr = desc.get(LE64, base + DESC_ADDR);
-            int len = desc.get(LE32, base + DESC_LEN);
-            int flags = Short.toUnsignedInt(desc.get(LE16, base + DESC_FLAGS));
+            long tail = desc.get(LE64, base + DESC_LEN);
+            int len = (int) tail;
+            int flags = (int) (tail >>> FLAGS_SHIFT) & U16_MASK;
             if ((flags & DESC_F_INDIRECT) != 0) {
                 return walkIndirect(head, addr, len, flags);
             }
@@ -186,7 +193,7 @@ public final class SplitVirtqueue extends Virtqueue {
             if ((flags & DESC_F_NEXT) == 0) {
                 return true;
             }
-            i = Short.toUnsignedInt(desc.get(LE16, base + DESC_NEXT));
+            i = (int) (tail >>> NEXT_SHIFT) & U16_MASK;
             if (i >= size) {
                 return fail(String.format("descriptor chain %d links to descriptor %d, beyond the queue size %d", head,
                         i, size));
@@ -216,8 +223,9 @@ public final class SplitVirtqueue extends Virtqueue {
         while (true) {
             long base = start + (long) i * DESC_SIZE;
             long a = table.get(LE64, base + DESC_ADDR);
-            int l = table.get(LE32, base + DESC_LEN);
-            int f = Short.toUnsignedInt(table.get(LE16, base + DESC_FLAGS));
+            long tail = table.get(LE64, base + DESC_LEN);
+            int l = (int) tail;
+            int f = (int) (tail >>> FLAGS_SHIFT) & U16_MASK;
             if ((f & DESC_F_INDIRECT) != 0) {
                 return fail(String.format("descriptor chain %d nests an indirect table inside another", head));
             }
@@ -227,7 +235,7 @@ public final class SplitVirtqueue extends Virtqueue {
             if ((f & DESC_F_NEXT) == 0) {
                 return true;
             }
-            i = Short.toUnsignedInt(table.get(LE16, base + DESC_NEXT));
+            i = (int) (tail >>> NEXT_SHIFT) & U16_MASK;
             if (i >= entries) {
                 return fail(String.format("indirect descriptor of chain %d links to entry %d of a %d-entry table", head,
                         i, entries));
@@ -269,8 +277,7 @@ public final class SplitVirtqueue extends Virtqueue {
 
     private void writeUsed(int position, int id, int len) {
         long at = USED_RING + (long) USED_ELEM_SIZE * (position & mask);
-        used.set(LE32, at + USED_ELEM_ID, id);
-        used.set(LE32, at + USED_ELEM_LEN, len);
+        used.set(LE64, at + USED_ELEM_ID, (id & U32_MASK) | ((long) len << USED_LEN_SHIFT));
     }
 
     private void flushRun() {
@@ -280,6 +287,7 @@ public final class SplitVirtqueue extends Virtqueue {
 
     @Override
     public void publish() {
+        flushCounts();
         if (runLength > 0) {
             flushRun();
         }
