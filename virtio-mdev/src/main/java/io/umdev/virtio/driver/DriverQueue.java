@@ -152,7 +152,11 @@ public abstract sealed class DriverQueue permits SplitDriverQueue, PackedDriverQ
      * @return true if the doorbell was rung
      */
     public final boolean kick() {
-        if (!needsKick()) {
+        if (!hasUnnotified()) {
+            return false;
+        }
+        if (!needsKickNow()) {
+            suppressedKicks++;
             return false;
         }
         device.kick(index);
@@ -160,16 +164,11 @@ public abstract sealed class DriverQueue permits SplitDriverQueue, PackedDriverQ
         return true;
     }
 
-    /** Publishes the new buffers and decides whether the device wants a doorbell for them. */
-    abstract boolean needsKickNow();
+    /** True if buffers were added since the last kick decision. */
+    abstract boolean hasUnnotified();
 
-    private boolean needsKick() {
-        boolean need = needsKickNow();
-        if (!need) {
-            suppressedKicks++;
-        }
-        return need;
-    }
+    /** Decides whether the device wants a doorbell for the buffers added since the last decision. */
+    abstract boolean needsKickNow();
 
     /**
      * The token of the next buffer the device used, or {@link #NONE}; its written length is then

@@ -174,6 +174,11 @@ final class PackedDriverQueue extends DriverQueue {
     }
 
     @Override
+    boolean hasUnnotified() {
+        return addedSinceKick != 0;
+    }
+
+    @Override
     boolean needsKickNow() {
         int added = addedSinceKick;
         addedSinceKick = 0;

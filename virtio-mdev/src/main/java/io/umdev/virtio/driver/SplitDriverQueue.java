@@ -163,6 +163,11 @@ final class SplitDriverQueue extends DriverQueue {
     }
 
     @Override
+    boolean hasUnnotified() {
+        return availIdx != kickedIdx;
+    }
+
+    @Override
     boolean needsKickNow() {
         int old = kickedIdx;
         int now = availIdx;

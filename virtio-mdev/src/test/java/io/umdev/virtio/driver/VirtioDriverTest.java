@@ -188,6 +188,31 @@ class VirtioDriverTest {
         }
     }
 
+    /**
+     * Under event index the device says which avail index it wants to hear about; a device waiting on
+     * buffer 0 (holding it) does not want a doorbell for buffer 1. Without event index every kick rings.
+     */
+    @Test
+    void eventIndexSuppressesKicksTheDeviceDidNotAskFor() throws Exception {
+        for (boolean eventIndex : new boolean[] {true, false}) {
+            try (HoldingDevice device = new HoldingDevice(dma, 0, false);
+                    VirtioDriver driver = VirtioDriver.open(device, 0, DriverOptions.defaults()
+                            .withRingLayout(RingLayout.SPLIT).withEventIndex(eventIndex))) {
+                long buffer = driver.reserve(1024, 64);
+                driver.start(1);
+                DriverQueue q = driver.queue(0);
+                assertTrue(q.add(oneWritable(driver, buffer, 512), 1));
+                assertTrue(q.kick(), "the first buffer always rings");
+                assertTrue(q.add(oneWritable(driver, buffer + 512, 512), 2));
+                assertEquals(!eventIndex, q.kick());
+                assertEquals(eventIndex ? 1 : 2, q.kicks());
+                assertEquals(eventIndex ? 1 : 0, q.suppressedKicks());
+                assertFalse(q.kick(), "nothing new: no doorbell");
+                assertEquals(eventIndex ? 1 : 0, q.suppressedKicks(), "and nothing counted as suppressed");
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = InterruptMode.class, names = {"EVENTFD", "POLL"})
     void waitingOnADeviceThatNeedsAResetFails(InterruptMode mode) throws Exception {
