@@ -27,9 +27,20 @@ public final class EchoDevice extends SoftwareVirtioDevice {
     public volatile int resets;
 
     public EchoDevice(DmaTable table, int queueMaxSize) {
+        this(table, queueMaxSize, 1);
+    }
+
+    /** With {@code groups} > 1, queue 1 is alone in group 1 and there are as many address spaces as groups. */
+    public EchoDevice(DmaTable table, int queueMaxSize, int groups) {
         super(Definition.of("echo", DEVICE_ID, (1L << FEATURE_FANCY) | (1L << FEATURE_FORBIDDEN_ALONE), 2, queueMaxSize,
-                CONFIG_SIZE), table);
+                CONFIG_SIZE).withGroups(groups, groups), table);
         updateConfig(c -> c.set(ValueLayout.JAVA_BYTE, 0, (byte) 1));
+    }
+
+    @Override
+    public int queueGroup(int q) {
+        super.queueGroup(q);
+        return queueGroupCount() > 1 && q == 1 ? 1 : 0;
     }
 
     /** Feature FORBIDDEN_ALONE needs FANCY. */

@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.umdev.linux.Errno;
+import io.umdev.linux.EventFd;
 import io.umdev.mdev.DeviceApi;
 import io.umdev.virtio.spec.VirtioFeature;
 import io.umdev.virtio.testing.Await;
@@ -23,6 +24,9 @@ import io.umdev.virtio.testing.SplitDriver;
 import io.umdev.vfiouser.dma.DmaTable;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -383,6 +387,83 @@ class SoftwareVirtioDeviceTest {
         assertEquals(3, d.idAt(head));
         assertTrue(memory.unchanged(BUFFERS + 0x140, 8, (byte) 8));
         assertEquals(new PackedQueueState(0, true, 0, true), device.queueState(0));
+    }
+
+    @Test
+    void aQueueGroupMovedToAnotherAddressSpaceUsesThatSpacesMemory() throws Exception {
+        device.close();
+        device = new EchoDevice(table, QSIZE, 2);
+        assertEquals(2, device.addressSpaceCount());
+        assertEquals(1, device.queueGroup(1));
+        assertEquals(table, device.addressSpace(0));
+        // Address space 1 maps different memory at the same IOVAs.
+        try (GuestMemory shadow = GuestMemory.map(device.addressSpace(1), IOVA, SIZE)) {
+            device.setGroupAddressSpace(1, 1);
+            negotiate(FEATURES);
+            SplitDriver rx = new SplitDriver(shadow, RINGS1, QSIZE);
+            device.setQueueSize(1, QSIZE);
+            device.setQueueAddress(1, rx.desc, rx.avail, rx.used);
+            device.setQueueReady(1, true);
+            SplitDriver tx = splitQueue(0, RINGS);
+            driverOk();
+            assertThrows(VirtioException.class, () -> device.setGroupAddressSpace(1, 0), "fixed after DRIVER_OK");
+
+            rx.offer(rx.chain(new long[] {BUFFERS, 16, 1}));
+            device.post();
+            Await.until("received into address space 1", () -> rx.usedIdx() == 1);
+            assertTrue(shadow.unchanged(BUFFERS, 16, EchoDevice.RX_FILL));
+            assertTrue(memory.unchanged(BUFFERS, 16, GuestMemory.CANARY), "address space 0 untouched");
+
+            tx.offer(echoRequest(tx, 0, (byte) 4));
+            device.kick(0);
+            Await.until("queue 0 still in address space 0", () -> tx.usedIdx() == 1);
+            assertTrue(shadow.guardsIntact());
+        }
+    }
+
+    @Test
+    void eventFdInterruptSignalsTheClientsEventFd() throws Exception {
+        try (EventFd call = EventFd.createNonBlocking()) {
+            negotiate(FEATURES);
+            SplitDriver d = splitQueue(0, RINGS);
+            device.setQueueInterrupt(0, QueueInterrupt.of(call));
+            driverOk();
+            d.offer(echoRequest(d, 0, (byte) 1));
+            device.kick(0);
+            Await.until("used", () -> d.usedIdx() == 1);
+            Await.until("the eventfd was signalled", () -> {
+                try {
+                    return call.read() > 0;
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+            assertEquals(1, device.queueStatistics(0).interrupts());
+        }
+    }
+
+    @Test
+    void dirtyLogRecordsEveryWriteToClientMemory() {
+        List<long[]> dirty = Collections.synchronizedList(new ArrayList<>());
+        device.setDirtyLog((iova, length) -> dirty.add(new long[] {iova, length}));
+        negotiate(FEATURES);
+        SplitDriver d = splitQueue(0, RINGS);
+        driverOk();
+        d.offer(echoRequest(d, 0, (byte) 1));
+        device.kick(0);
+        Await.until("used", () -> d.usedIdx() == 1);
+        Await.until("logged", () -> dirty.size() >= 2);
+        synchronized (dirty) {
+            assertTrue(dirty.stream().anyMatch(r -> r[0] == BUFFERS + 32 && r[1] == 8), "the written buffer");
+            assertTrue(dirty.stream().anyMatch(r -> r[0] <= d.used && r[0] + r[1] >= d.used + 4), "the used ring");
+            assertTrue(dirty.stream().noneMatch(r -> r[0] == BUFFERS), "the buffer only read is not dirty");
+        }
+        device.setDirtyLog(null);
+        int before = dirty.size();
+        d.offer(echoRequest(d, 1, (byte) 2));
+        device.kick(0);
+        Await.until("used", () -> d.usedIdx() == 2);
+        assertEquals(before, dirty.size(), "logging is off");
     }
 
     @Test
