@@ -20,14 +20,29 @@ public sealed interface BlockStore extends AutoCloseable permits RamStore, FileS
     /** Whether writes, discards and write-zeroes are refused (the store was opened read-only). */
     boolean readOnly();
 
-    /** Copies [offset, offset + dst.byteSize()) of the disk into {@code dst}. */
-    void read(long offset, MemorySegment dst) throws LinuxException;
+    /**
+     * Copies [offset, offset+length) of the disk into {@code memory} at {@code memoryOffset}. Taking the
+     * memory and an offset into it (a whole DMA range and a segment's place in it) spares the caller a
+     * slice per segment.
+     */
+    void read(long offset, MemorySegment memory, long memoryOffset, long length) throws LinuxException;
 
     /**
-     * Copies {@code src} to the disk at {@code offset}. On return the data is where a later read sees
-     * it and where a {@link #flush()} makes it durable (a file's page cache).
+     * Copies {@code length} bytes of {@code memory} from {@code memoryOffset} to the disk at
+     * {@code offset}. On return the data is where a later read sees it and where a {@link #flush()}
+     * makes it durable (a file's page cache).
      */
-    void write(long offset, MemorySegment src) throws LinuxException;
+    void write(long offset, MemorySegment memory, long memoryOffset, long length) throws LinuxException;
+
+    /** Copies [offset, offset + dst.byteSize()) of the disk into all of {@code dst}. */
+    default void read(long offset, MemorySegment dst) throws LinuxException {
+        read(offset, dst, 0, dst.byteSize());
+    }
+
+    /** Copies all of {@code src} to the disk at {@code offset}. */
+    default void write(long offset, MemorySegment src) throws LinuxException {
+        write(offset, src, 0, src.byteSize());
+    }
 
     /** Makes every write that has returned durable (fdatasync of a file; nothing to do for RAM). */
     void flush() throws LinuxException;

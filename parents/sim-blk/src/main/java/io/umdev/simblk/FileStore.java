@@ -95,18 +95,18 @@ public final class FileStore implements BlockStore {
     }
 
     @Override
-    public void read(long offset, MemorySegment dst) throws LinuxException {
-        Objects.checkFromIndexSize(offset, dst.byteSize(), capacity);
-        if (file.read(offset, dst) != dst.byteSize()) {
+    public void read(long offset, MemorySegment memory, long memoryOffset, long length) throws LinuxException {
+        Objects.checkFromIndexSize(offset, length, capacity);
+        if (file.read(offset, memory.asSlice(memoryOffset, length)) != length) {
             // Someone truncated the file under the disk: its data is gone, which is an IO error.
             throw new LinuxException("pread (short: " + path + " was truncated)", Errno.EIO);
         }
     }
 
     @Override
-    public void write(long offset, MemorySegment src) throws LinuxException {
-        Objects.checkFromIndexSize(offset, src.byteSize(), capacity);
-        file.write(offset, src);
+    public void write(long offset, MemorySegment memory, long memoryOffset, long length) throws LinuxException {
+        Objects.checkFromIndexSize(offset, length, capacity);
+        file.write(offset, memory.asSlice(memoryOffset, length));
     }
 
     @Override

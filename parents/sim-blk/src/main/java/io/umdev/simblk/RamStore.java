@@ -55,17 +55,15 @@ public final class RamStore implements BlockStore {
     }
 
     @Override
-    public void read(long offset, MemorySegment dst) {
-        long length = dst.byteSize();
+    public void read(long offset, MemorySegment memory, long memoryOffset, long length) {
         Objects.checkFromIndexSize(offset, length, capacity);
-        MemorySegment.copy(disk, offset, dst, 0, length);
+        MemorySegment.copy(disk, offset, memory, memoryOffset, length);
     }
 
     @Override
-    public void write(long offset, MemorySegment src) {
-        long length = src.byteSize();
+    public void write(long offset, MemorySegment memory, long memoryOffset, long length) {
         Objects.checkFromIndexSize(offset, length, capacity);
-        MemorySegment.copy(src, 0, disk, offset, length);
+        MemorySegment.copy(memory, memoryOffset, disk, offset, length);
     }
 
     @Override
