@@ -81,7 +81,7 @@ class SimBlkParentTest {
         assertRefused("attrs.backing_file", parse(SimBlkParent.BACKING_FILE, dir.resolve("absent.img").toString(),
                 SimBlkParent.READ_ONLY, "true"));
         assertRefused("attrs.backing_file", parse(SimBlkParent.BACKING_FILE, dir.resolve("no/such/dir.img").toString()));
-        assertRefused("attrs.serial", parse(SimBlkParent.SERIAL, "tab\there"));
+        assertRefused("attrs.serial", parse(SimBlkParent.SERIAL, "disque-\u00e9t\u00e9"));
         Path existing = Files.write(dir.resolve("disk.img"), new byte[4096]);
         parent.validate(SimBlkParent.BLK, parse(SimBlkParent.BACKING_FILE, existing.toString(),
                 SimBlkParent.READ_ONLY, "true"));
