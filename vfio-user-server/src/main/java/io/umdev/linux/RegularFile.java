@@ -85,9 +85,10 @@ public final class RegularFile implements AutoCloseable {
         int number = acquire("pread");
         try {
             long total = dst.byteSize();
-            long done = 0;
+            long done = LibC.pread(number, dst, total, offset);
+            // A short read is rare (end of file, a signal): only then is a slice made for the rest.
             while (done < total) {
-                long n = LibC.pread(number, done == 0 ? dst : dst.asSlice(done), total - done, offset + done);
+                long n = LibC.pread(number, dst.asSlice(done), total - done, offset + done);
                 if (n == 0) {
                     break;
                 }
@@ -104,9 +105,9 @@ public final class RegularFile implements AutoCloseable {
         int number = acquire("pwrite");
         try {
             long total = src.byteSize();
-            long done = 0;
+            long done = total == 0 ? 0 : LibC.pwrite(number, src, total, offset);
             while (done < total) {
-                long n = LibC.pwrite(number, done == 0 ? src : src.asSlice(done), total - done, offset + done);
+                long n = LibC.pwrite(number, src.asSlice(done), total - done, offset + done);
                 if (n == 0) {
                     // A regular file never accepts zero bytes of a non-empty write unless it is out of space.
                     throw new LinuxException("pwrite (no progress)", Errno.ENOSPC);
