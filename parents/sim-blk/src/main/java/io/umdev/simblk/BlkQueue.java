@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What the guest sends is checked before use. A request the spec lets a driver get wrong is answered
  * with a status: an unknown or unnegotiated type with UNSUPP; a sector range past the capacity, a data
- * length that is not whole sectors, a write to a read-only disk, or a failing store with IOERR. A chain
+ * length that is not whole sectors or exceeds seg_max x size_max, a write to a read-only disk, or a
+ * failing store with IOERR. A chain
  * that is not a virtio-blk request at all (no readable header, no writable status byte, data in the
  * wrong direction) breaks the transport's rules: the device goes NEEDS_RESET.
  */
@@ -136,6 +137,11 @@ final class BlkQueue implements RequestHandler {
         return ABANDONED;
     }
 
+    /** Whether a read or write of {@code length} bytes is whole sectors, within the limits the config space gives. */
+    private static boolean validLength(long length) {
+        return (length & (SECTOR_SIZE - 1)) == 0 && length <= SimBlkDevice.MAX_REQUEST_BYTES;
+    }
+
     /** Whether [sector, sector+count) lies on the disk; sector is unsigned as the guest wrote it. */
     private boolean inRange(long sector, long count) {
         return Long.compareUnsigned(sector, capacitySectors) <= 0 && count <= capacitySectors - sector;
@@ -143,7 +149,7 @@ final class BlkQueue implements RequestHandler {
 
     /** IN: the writable part before the status byte receives the sectors from {@code sector}. */
     private int read(DescriptorChain chain, long sector, long length) {
-        if ((length & (SECTOR_SIZE - 1)) != 0 || !inRange(sector, length >>> SECTOR_SHIFT)) {
+        if (!validLength(length) || !inRange(sector, length >>> SECTOR_SHIFT)) {
             return BlkSpec.S_IOERR;
         }
         long offset = sector << SECTOR_SHIFT;
@@ -165,7 +171,7 @@ final class BlkQueue implements RequestHandler {
 
     /** OUT: the readable part after the header goes to the disk from {@code sector}. */
     private int write(DescriptorChain chain, long sector, long length) {
-        if (readOnly || (length & (SECTOR_SIZE - 1)) != 0 || !inRange(sector, length >>> SECTOR_SHIFT)) {
+        if (readOnly || !validLength(length) || !inRange(sector, length >>> SECTOR_SHIFT)) {
             return BlkSpec.S_IOERR;
         }
         long offset = sector << SECTOR_SHIFT;

@@ -30,6 +30,8 @@ public final class SimBlkDevice extends SoftwareVirtioDevice {
     static final int SIZE_MAX = 1 << 20;
     /** Data segments per request (seg_max): the ring minus the header and status descriptors. */
     static final int SEG_MAX = QUEUE_SIZE - 2;
+    /** The most data one IN or OUT may move: seg_max segments of size_max (fits the used length's int). */
+    static final long MAX_REQUEST_BYTES = (long) SEG_MAX * SIZE_MAX;
     /** Physical block 4 KiB = 512 << 3: writes of whole pages avoid read-modify-write in the page cache. */
     static final int PHYSICAL_BLOCK_EXP = 3;
     /** Suggested minimum IO, in logical blocks: one physical block. */

@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  * holds headers, data and status bytes wherever a test puts them.
  */
 final class RawRequests implements AutoCloseable {
-    static final int SCRATCH = 64 * 1024;
+    static final int SCRATCH = 2 << 20;
     private static final long TIMEOUT_SECONDS = 10;
 
     private final VirtioDriver driver;

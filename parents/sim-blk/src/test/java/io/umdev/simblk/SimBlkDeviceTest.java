@@ -210,6 +210,33 @@ class SimBlkDeviceTest {
     }
 
     @Test
+    void transfersOfPartSectorsOrBeyondTheLimitsAnswerIoError() throws Exception {
+        SimBlkDevice device = disks.create("capacity", "1G");
+        try (RawRequests raw = RawRequests.open(device, ALL_BLK)) {
+            MemorySegment m = raw.memory();
+            long status = 1 << 20;
+            header(m, 0, BlkSpec.T_IN, 0);
+            BufferChain partial = new BufferChain(3).readable(raw.iova(0), BlkSpec.REQ_HDR_SIZE)
+                    .writable(raw.iova(4096), 100).writable(raw.iova(status), 1);
+            raw.submit(partial);
+            assertEquals(BlkSpec.S_IOERR, m.get(JAVA_BYTE, status));
+
+            // 254 MiB + 512 of data, every descriptor aliasing the same MiB: one sector past seg_max x size_max.
+            int segments = SimBlkDevice.SEG_MAX;
+            BufferChain huge = new BufferChain(segments + 2).readable(raw.iova(0), BlkSpec.REQ_HDR_SIZE);
+            for (int i = 0; i < segments; i++) {
+                huge.writable(raw.iova(0), SimBlkDevice.SIZE_MAX);
+            }
+            huge.writable(raw.iova(status), SECTOR + 1);
+            raw.submit(huge);
+            assertEquals(BlkSpec.S_IOERR, m.get(JAVA_BYTE, status + SECTOR));
+            assertEquals(2, device.blkStatistics().ioErrors());
+            assertEquals(0, device.blkStatistics().reads());
+            assertFalse(DeviceStatus.has(device.status(), DeviceStatus.NEEDS_RESET));
+        }
+    }
+
+    @Test
     void readOnlyDiskOffersRoAndAnswersWritesWithIoError() throws Exception {
         Path file = dir.resolve("ro.img");
         byte[] contents = new byte[64 * SECTOR];
