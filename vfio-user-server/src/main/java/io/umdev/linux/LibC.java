@@ -36,6 +36,9 @@ final class LibC {
     static final int O_RDWR = 02;
     static final int O_CREAT = 0100;
     static final int O_CLOEXEC = 02000000;
+    static final int LOCK_SH = 1;
+    static final int LOCK_EX = 2;
+    static final int LOCK_NB = 4;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LOOKUP = LINKER.defaultLookup();
@@ -73,6 +76,7 @@ final class LibC {
     private static final MethodHandle PWRITE = bind("pwrite",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FDATASYNC = bind("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FLOCK = bind("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle FSYNC = bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FALLOCATE = bind("fallocate",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
@@ -414,6 +418,25 @@ final class LibC {
             }
             if (errno(state) != Errno.EINTR) {
                 throw failure("fallocate", state);
+            }
+        }
+    }
+
+    /** flock(2), retried on EINTR; with LOCK_NB a held lock fails with EAGAIN (EWOULDBLOCK). */
+    static void flock(int fd, int operation) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            int rc;
+            try {
+                rc = (int) FLOCK.invokeExact(state, fd, operation);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (rc == 0) {
+                return;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure("flock", state);
             }
         }
     }

@@ -51,6 +51,23 @@ public final class RegularFile implements AutoCloseable {
         return new RegularFile(owned);
     }
 
+    /**
+     * Takes an advisory whole-file lock without waiting: exclusive for one writer, or shared among
+     * readers. The lock belongs to this open file and goes with its close; another open of the same file
+     * (in this process or another) that wants a conflicting lock is refused. That is how two disks are
+     * kept from sharing one image.
+     *
+     * @throws LinuxException EAGAIN if a conflicting lock is held
+     */
+    public void lock(boolean exclusive) throws LinuxException {
+        int number = acquire("flock");
+        try {
+            LibC.flock(number, (exclusive ? LibC.LOCK_EX : LibC.LOCK_SH) | LibC.LOCK_NB);
+        } finally {
+            fd.release();
+        }
+    }
+
     /** Wraps a regular file or memfd this process owns; this object owns {@code fd} from now on. */
     public static RegularFile adopt(OwnedFd fd) {
         return new RegularFile(fd);

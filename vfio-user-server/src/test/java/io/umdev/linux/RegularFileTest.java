@@ -129,6 +129,25 @@ class RegularFileTest {
     }
 
     @Test
+    void anExclusiveLockKeepsOtherOpensOutUntilClosed() throws Exception {
+        Path path = dir.resolve("locked");
+        try (RegularFile writer = RegularFile.open(path, true, true)) {
+            writer.lock(true);
+            try (RegularFile other = RegularFile.open(path, false, false)) {
+                assertEquals(Errno.EAGAIN, assertThrows(LinuxException.class, () -> other.lock(false)).errno());
+                assertEquals(Errno.EAGAIN, assertThrows(LinuxException.class, () -> other.lock(true)).errno());
+            }
+        }
+        try (RegularFile a = RegularFile.open(path, false, false); RegularFile b = RegularFile.open(path, false, false)) {
+            a.lock(false);
+            b.lock(false);
+            try (RegularFile writer = RegularFile.open(path, true, false)) {
+                assertEquals(Errno.EAGAIN, assertThrows(LinuxException.class, () -> writer.lock(true)).errno());
+            }
+        }
+    }
+
+    @Test
     void callsAfterCloseAreEBADF() throws Exception {
         RegularFile file = RegularFile.open(dir.resolve("closed"), true, true);
         file.close();

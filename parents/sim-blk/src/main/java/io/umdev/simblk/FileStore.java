@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
  * buffer between. A write that has returned is in the file's page cache; {@link #flush()} is fdatasync,
  * after which it is on disk. Discard punches a hole; write-zeroes zeroes the range in place (or punches
  * a hole when the guest allows unmapping). Where the file system cannot do either, zeros are written.
+ * The file is locked (flock) while the store is open: exclusively when writable, shared when read-only.
  */
 public final class FileStore implements BlockStore {
     private static final Logger LOG = LoggerFactory.getLogger(FileStore.class);
@@ -44,8 +45,9 @@ public final class FileStore implements BlockStore {
      * capacity is the file's size rounded down to whole sectors.
      *
      * @param capacity bytes, a multiple of {@code sectorSize}, or 0 to take the file's size
-     * @throws LinuxException ENOENT for a missing read-only file, EINVAL for a file too small to hold
-     *     one sector or a read-only file smaller than the capacity, or open's errno
+     * @throws LinuxException ENOENT for a missing read-only file, EAGAIN if another disk holds the file
+     *     (any disk for a writable one, a writable one for a read-only one), EINVAL for a file too small
+     *     to hold one sector or a read-only file smaller than the capacity, or open's errno
      */
     public static FileStore open(Path path, long capacity, boolean readOnly, int sectorSize) throws LinuxException {
         if (capacity < 0 || capacity % sectorSize != 0) {
@@ -53,6 +55,8 @@ public final class FileStore implements BlockStore {
         }
         RegularFile file = RegularFile.open(path, !readOnly, !readOnly);
         try {
+            // One writer or several readers per image, across instances and processes.
+            file.lock(!readOnly);
             long size = file.size();
             long usable;
             if (capacity == 0) {

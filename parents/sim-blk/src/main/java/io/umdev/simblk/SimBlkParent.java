@@ -1,5 +1,6 @@
 package io.umdev.simblk;
 
+import io.umdev.linux.Errno;
 import io.umdev.linux.LinuxException;
 import io.umdev.mdev.AttributeSpec;
 import io.umdev.mdev.Attributes;
@@ -120,6 +121,11 @@ public final class SimBlkParent implements ParentDevice {
             }
             return FileStore.open(backing.get(), capacity, disk.readOnly(), BlkSpec.SECTOR_SIZE);
         } catch (LinuxException e) {
+            if (e.errno() == Errno.EAGAIN) {
+                throw MdevException.busy("attrs." + BACKING_FILE, backing.orElseThrow()
+                        + " is in use by another disk (locked); give each instance its own file, or make every "
+                        + "user of a shared image read_only");
+            }
             throw new MdevException(e.errno(), backing.isPresent() ? "attrs." + BACKING_FILE : "attrs." + CAPACITY,
                     "cannot open the disk" + backing.map(p -> " " + p).orElse(" in RAM") + ": " + e.getMessage(), e);
         }

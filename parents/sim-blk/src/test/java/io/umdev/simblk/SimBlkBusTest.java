@@ -96,6 +96,33 @@ class SimBlkBusTest {
     }
 
     @Test
+    void twoWritableDisksCannotShareAFileButReadersCan() throws Exception {
+        Path file = dir.resolve("shared.img");
+        try (MdevBus bus = new MdevBus()) {
+            bus.addParent(new SimBlkParent());
+            MdevInstance writer = bus.create(CreateRequest.of(SimBlkParent.NAME, SimBlkParent.TYPE)
+                    .withAttribute("capacity", "1M").withAttribute("backing_file", file.toString()));
+            MdevException e = assertThrows(MdevException.class, () -> bus.create(
+                    CreateRequest.of(SimBlkParent.NAME, SimBlkParent.TYPE)
+                            .withAttribute("backing_file", file.toString()).withAttribute("read_only", "true")));
+            assertEquals(Errno.EBUSY, e.errno(), e.getMessage());
+            assertEquals("attrs.backing_file", e.field().orElseThrow());
+            bus.remove(writer.uuid());
+
+            MdevInstance reader1 = bus.create(CreateRequest.of(SimBlkParent.NAME, SimBlkParent.TYPE)
+                    .withAttribute("backing_file", file.toString()).withAttribute("read_only", "true"));
+            MdevInstance reader2 = bus.create(CreateRequest.of(SimBlkParent.NAME, SimBlkParent.TYPE)
+                    .withAttribute("backing_file", file.toString()).withAttribute("read_only", "true"));
+            assertEquals(2, bus.instanceCount());
+            assertEquals(Errno.EBUSY, assertThrows(MdevException.class, () -> bus.create(
+                    CreateRequest.of(SimBlkParent.NAME, SimBlkParent.TYPE)
+                            .withAttribute("backing_file", file.toString()))).errno());
+            bus.remove(reader1.uuid());
+            bus.remove(reader2.uuid());
+        }
+    }
+
+    @Test
     void ramDiskWithDefaultsServesTheDaemonsDefaultInstance() throws Exception {
         try (MdevBus bus = new MdevBus(); Arena arena = Arena.ofConfined()) {
             bus.addParent(new SimBlkParent());
