@@ -147,6 +147,20 @@ class BlockStoreTest {
     }
 
     @Test
+    void largerFileIsUsedUpToTheCapacityAndKeepsItsTail() throws Exception {
+        Path path = dir.resolve("large.img");
+        byte[] contents = new byte[8 * SECTOR];
+        new Random(2).nextBytes(contents);
+        Files.write(path, contents);
+        try (Arena arena = Arena.ofConfined(); FileStore store = FileStore.open(path, 4 * SECTOR, false, SECTOR)) {
+            assertEquals(4 * SECTOR, store.capacity());
+            assertArrayEquals(Arrays.copyOf(contents, 4 * SECTOR), readAll(store, arena));
+            assertThrows(IndexOutOfBoundsException.class, () -> store.write(4 * SECTOR, arena.allocate(SECTOR)));
+        }
+        assertArrayEquals(contents, Files.readAllBytes(path));
+    }
+
+    @Test
     void readOnlyFileMustExistAndHoldTheCapacity() throws Exception {
         assertEquals(Errno.ENOENT, assertThrows(LinuxException.class,
                 () -> FileStore.open(dir.resolve("absent.img"), CAPACITY, true, SECTOR)).errno());
