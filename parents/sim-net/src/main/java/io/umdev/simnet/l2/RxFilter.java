@@ -140,6 +140,11 @@ public final class RxFilter {
         return multicastOverflow;
     }
 
+    /** Whether a VLAN filter is in force (tagged frames must carry a member ID). */
+    public boolean vlanFiltering() {
+        return vlans != null;
+    }
+
     /** Whether VLAN ID {@code vid} is in the VLAN filter; true for every ID while no filter is in force. */
     public boolean vlanAllowed(int vid) {
         return vlans == null || (vlans[vid >>> 6] & (1L << vid)) != 0;
