@@ -23,7 +23,6 @@ public final class DescriptorChain {
     private static final long U32_MASK = 0xFFFF_FFFFL;
 
     private final int queue;
-    private final int capacity;
     private final MemorySegment[] memory;
     private final long[] offset;
     private final long[] address;
@@ -42,7 +41,6 @@ public final class DescriptorChain {
 
     DescriptorChain(int queue, int capacity) {
         this.queue = queue;
-        this.capacity = capacity;
         this.memory = new MemorySegment[capacity];
         this.offset = new long[capacity];
         this.address = new long[capacity];
@@ -56,11 +54,6 @@ public final class DescriptorChain {
         writableBytes = 0;
         id = 0;
         ringSlots = 0;
-    }
-
-    /** Segments the chain can hold (the queue size). */
-    int capacity() {
-        return capacity;
     }
 
     /** Appends a segment; the caller has checked capacity, permission, and the readable-then-writable order. */

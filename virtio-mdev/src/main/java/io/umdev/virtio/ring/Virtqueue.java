@@ -300,7 +300,7 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
             return fail(String.format("descriptor chain %d has a device-readable buffer after a device-writable one",
                     chain.id()));
         }
-        if (chain.segmentCount() == chain.capacity()) {
+        if (chain.segmentCount() >= size) {
             return fail(String.format("descriptor chain is longer than the queue size %d", size));
         }
         DmaRegion r;

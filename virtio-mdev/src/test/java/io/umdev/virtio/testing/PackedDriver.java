@@ -99,6 +99,15 @@ public final class PackedDriver {
         return head;
     }
 
+    /** Writes entry {@code i} of an indirect table at {@code table} (flags WRITE or 0). */
+    public static void writeIndirect(GuestMemory memory, long table, int i, long addr, int len, int flags) {
+        MemorySegment m = memory.at(table + (long) i * DESC_SIZE, DESC_SIZE);
+        m.set(LE64, DESC_ADDR, addr);
+        m.set(LE32, DESC_LEN, len);
+        m.set(LE16, DESC_ID, (short) 0);
+        m.set(LE16, DESC_FLAGS, (short) flags);
+    }
+
     public int next() {
         return next;
     }

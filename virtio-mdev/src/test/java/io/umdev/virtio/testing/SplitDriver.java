@@ -74,6 +74,15 @@ public final class SplitDriver {
         descMem.set(LE16, b + DESC_NEXT, (short) next);
     }
 
+    /** Writes entry {@code i} of an indirect table at {@code table}. */
+    public static void writeIndirect(GuestMemory memory, long table, int i, long addr, int len, int flags, int next) {
+        MemorySegment m = memory.at(table + (long) i * DESC_SIZE, DESC_SIZE);
+        m.set(LE64, DESC_ADDR, addr);
+        m.set(LE32, DESC_LEN, len);
+        m.set(LE16, DESC_FLAGS, (short) flags);
+        m.set(LE16, DESC_NEXT, (short) next);
+    }
+
     /**
      * Writes a chain of buffers into consecutive free descriptors (wrapping): {@code bufs} are
      * {address, length, writable(0/1)} triples. Returns the head.
