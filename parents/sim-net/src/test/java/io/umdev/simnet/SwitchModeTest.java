@@ -14,6 +14,7 @@ import io.umdev.simnet.l2.LearningSwitch;
 import io.umdev.virtio.driver.VirtioNetPort;
 import io.umdev.virtio.spec.NetSpec;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -107,6 +108,47 @@ class SwitchModeTest {
         assertEquals(90, receive(portSnoop, 0, received));
         assertEquals(1, stat(b, "port.filtered"));
         assertEquals(0, stat(b, "rx0.packets"));
+    }
+
+    @Test
+    void framesWaitInTheMailboxWhileNoReceiveBufferIsFreeAndOverflowIsDroppedAndCounted() throws Exception {
+        MdevInstance a = fixture.create();
+        MdevInstance b = fixture.create();
+        VirtioNetPort portA = fixture.open(a);
+        VirtioNetPort portB = fixture.open(b);
+        long macB = mac(portB);
+        int ring = portB.pair(0).receiveQueue().size();
+        int mailbox = SimNetFixture.device(b).port().mailbox(0).capacity();
+        int overflow = 8;
+        // Phase 1: as many frames as b has receive buffers; b's driver takes none, so its ring fills.
+        int sent = 0;
+        for (; sent < ring; sent++) {
+            sendWaiting(portA, frame(macB, mac(portA), 60 + sent % 100, sent));
+        }
+        SimNetFixture.await(() -> stat(b, "rx0.packets") == ring, "b's receive ring to fill");
+        // Phase 2: with no buffer free, frames wait in the mailbox until it is full; the rest are dropped.
+        for (; sent < ring + mailbox + overflow; sent++) {
+            sendWaiting(portA, frame(macB, mac(portA), 60 + sent % 100, sent));
+        }
+        int total = sent;
+        SimNetFixture.await(() -> stat(a, "tx0.packets") == total, "a to finish sending");
+        assertEquals(overflow, stat(b, "port.mailbox_drops"));
+        assertEquals(ring + mailbox, stat(b, "port.delivered"));
+        // Every kept frame arrives, in order, as b's driver takes them and frees buffers.
+        for (int i = 0; i < ring + mailbox; i++) {
+            int length = receive(portB, 0, received);
+            assertEquals(60 + i % 100, length);
+            assertEquals(-1, frame(macB, mac(portA), length, i).mismatch(received.asSlice(0, length)), "frame " + i);
+        }
+        assertEquals(ring + mailbox, stat(b, "rx0.packets"));
+    }
+
+    private static void sendWaiting(VirtioNetPort port, MemorySegment frame) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SimNetFixture.WAIT_SECONDS);
+        while (!port.send(0, frame)) {
+            assertTrue(System.nanoTime() < deadline, "the transmit ring stayed full");
+            port.awaitTransmit(0, 100, TimeUnit.MILLISECONDS);
+        }
     }
 
     @Test
