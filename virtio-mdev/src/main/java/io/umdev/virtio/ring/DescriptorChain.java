@@ -59,7 +59,9 @@ public final class DescriptorChain {
     /** Appends a segment; the caller has checked capacity, permission, and the readable-then-writable order. */
     void add(MemorySegment regionMemory, long regionOffset, long iova, int len, boolean writable) {
         int i = count++;
-        memory[i] = regionMemory;
+        if (memory[i] != regionMemory) {
+            memory[i] = regionMemory; // usually the same range as last time: spare the GC write barrier
+        }
         offset[i] = regionOffset;
         address[i] = iova;
         length[i] = len;
@@ -168,8 +170,18 @@ public final class DescriptorChain {
     }
 
     private long copy(int first, int end, long at, MemorySegment buffer, long bufferOffset, long len, boolean toChain) {
-        if (at < 0 || len <= 0) {
+        if (at < 0 || len <= 0 || first >= end) {
             return 0;
+        }
+        long firstLen = length[first] & U32_MASK;
+        if (at + len <= firstLen) {
+            // The common case: all within the first segment.
+            if (toChain) {
+                MemorySegment.copy(buffer, bufferOffset, memory[first], offset[first] + at, len);
+            } else {
+                MemorySegment.copy(memory[first], offset[first] + at, buffer, bufferOffset, len);
+            }
+            return len;
         }
         long done = 0;
         long skip = at;

@@ -128,7 +128,7 @@ public final class PackedVirtqueue extends Virtqueue {
     }
 
     private int flagsAt(int position) {
-        return Short.toUnsignedInt((short) ATOMIC16.getAcquire(ring, (long) position * DESC_SIZE + DESC_FLAGS));
+        return loadAcquire16(ring, (long) position * DESC_SIZE + DESC_FLAGS);
     }
 
     @Override
@@ -260,7 +260,7 @@ public final class PackedVirtqueue extends Virtqueue {
         ring.set(LE16, base + DESC_ID, (short) id);
         ring.set(LE32, base + DESC_LEN, len);
         int flags = wrap ? DESC_F_AVAIL | DESC_F_USED : 0;
-        ATOMIC16.setRelease(ring, base + DESC_FLAGS, (short) flags);
+        storeRelease16(ring, base + DESC_FLAGS, flags);
         if (dirtyLog != null) {
             logRing(descAddr + base, DESC_SIZE);
         }
@@ -329,9 +329,9 @@ public final class PackedVirtqueue extends Virtqueue {
         }
         if (eventIdx) {
             deviceEvent.set(LE16, (long) EVENT_OFF_WRAP, (short) PackedRing.offWrap(nextAvail, availWrap));
-            ATOMIC16.setRelease(deviceEvent, (long) EVENT_FLAGS, (short) EVENT_FLAGS_DESC);
+            storeRelease16(deviceEvent, EVENT_FLAGS, EVENT_FLAGS_DESC);
         } else {
-            ATOMIC16.setRelease(deviceEvent, (long) EVENT_FLAGS, (short) EVENT_FLAGS_ENABLE);
+            storeRelease16(deviceEvent, EVENT_FLAGS, EVENT_FLAGS_ENABLE);
         }
         if (dirtyLog != null) {
             logRing(deviceAddr, EVENT_SIZE);

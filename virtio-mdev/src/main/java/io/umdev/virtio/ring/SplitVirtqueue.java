@@ -130,7 +130,7 @@ public final class SplitVirtqueue extends Virtqueue {
     }
 
     private int readAvailIdx() {
-        return Short.toUnsignedInt((short) ATOMIC16.getAcquire(avail, (long) AVAIL_IDX));
+        return loadAcquire16(avail, AVAIL_IDX);
     }
 
     /** Reads the driver's avail idx; false (queue broken) if it ran more than a queue ahead. */
@@ -284,7 +284,7 @@ public final class SplitVirtqueue extends Virtqueue {
             flushRun();
         }
         if (usedShadow != usedPublished) {
-            ATOMIC16.setRelease(used, (long) USED_IDX, (short) usedShadow);
+            storeRelease16(used, USED_IDX, usedShadow);
             usedPublished = usedShadow;
             if (dirtyLog != null) {
                 logRing(deviceAddr, SplitRing.usedSize(size));

@@ -36,10 +36,25 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
     static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Aligned 16-bit handle for the fields read with acquire or written with release (rings are aligned). */
-    static final VarHandle ATOMIC16 = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle();
     static final int U16_MASK = 0xFFFF;
     static final long U32_MASK = 0xFFFF_FFFFL;
+
+    /**
+     * A 16-bit ring field read with acquire semantics: no later load or store moves above it. A fence
+     * after a plain load (one aligned instruction) instead of an acquire access through a layout var
+     * handle, whose enclosing-layout checks cost more than the load on every descriptor.
+     */
+    static int loadAcquire16(MemorySegment memory, long offset) {
+        int value = Short.toUnsignedInt(memory.get(LE16, offset));
+        VarHandle.acquireFence();
+        return value;
+    }
+
+    /** A 16-bit ring field written with release semantics: no earlier load or store moves below it. */
+    static void storeRelease16(MemorySegment memory, long offset, int value) {
+        VarHandle.releaseFence();
+        memory.set(LE16, offset, (short) value);
+    }
 
     final int index;
     final int maxSize;
@@ -56,6 +71,12 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
     boolean indirect;
     boolean inOrder;
     DirtyLog dirtyLog;
+
+    /**
+     * The range the last buffer was found in, tried before the table's search: buffers cluster in a
+     * few large ranges. Valid within one pass (a reader section); dropped when the table changes.
+     */
+    private DmaRegion lastRegion;
 
     /** Where the table found by the last {@link #indirectTable} call starts in its memory. */
     long indirectBase;
@@ -138,6 +159,7 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
         if (!checkPosition()) {
             return false;
         }
+        lastRegion = null;
         int t = table.enter();
         try {
             generation = table.generation();
@@ -184,6 +206,7 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
         long g = table.generation();
         if (g != generation) {
             generation = g;
+            lastRegion = null;
             if (!resolveRings()) {
                 end();
                 return false;
@@ -303,12 +326,13 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
         if (chain.segmentCount() >= size) {
             return fail(String.format("descriptor chain is longer than the queue size %d", size));
         }
-        DmaRegion r;
-        try {
-            r = table.region(address, length & U32_MASK, writable ? DmaDirection.WRITE : DmaDirection.READ);
-        } catch (DmaException e) {
-            return fail(String.format("%s buffer [0x%x, +0x%x) is not usable: %s",
-                    writable ? "device-writable" : "device-readable", address, length & U32_MASK, e.getMessage()));
+        long len = length & U32_MASK;
+        DmaRegion r = lastRegion;
+        if (r == null || !r.contains(address, len) || !(writable ? r.writable() : r.readable())) {
+            r = lookUp(address, len, writable);
+            if (r == null) {
+                return false;
+            }
         }
         MemorySegment memory = r.segment();
         if (memory == null) {
@@ -316,6 +340,19 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
         }
         chain.add(memory, r.offsetOf(address), address, length, writable);
         return true;
+    }
+
+    /** The table's search, off the fast path; null after failing the queue. */
+    private DmaRegion lookUp(long address, long len, boolean writable) {
+        try {
+            DmaRegion r = table.region(address, len, writable ? DmaDirection.WRITE : DmaDirection.READ);
+            lastRegion = r;
+            return r;
+        } catch (DmaException e) {
+            fail(String.format("%s buffer [0x%x, +0x%x) is not usable: %s",
+                    writable ? "device-writable" : "device-readable", address, len, e.getMessage()));
+            return null;
+        }
     }
 
     /**

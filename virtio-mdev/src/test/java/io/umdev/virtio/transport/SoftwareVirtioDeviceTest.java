@@ -327,6 +327,65 @@ class SoftwareVirtioDeviceTest {
     }
 
     @Test
+    void queuesAreServedIndependently() {
+        negotiate(FEATURES);
+        SplitDriver tx = splitQueue(0, RINGS);
+        SplitDriver rx = splitQueue(1, RINGS1);
+        driverOk();
+        rx.offer(rx.chain(new long[] {BUFFERS + 0x1000, 16, 1}));
+        for (int n = 0; n < 3; n++) {
+            tx.offer(echoRequest(tx, n, (byte) (n + 1)));
+        }
+        device.kick(0);
+        device.kick(1); // nothing to receive: queue 1 defers, queue 0 is not held up
+        Await.until("queue 0 served", () -> tx.usedIdx() == 3);
+        assertEquals(0, rx.usedIdx());
+        assertEquals(new SplitQueueState(0), device.queueState(1));
+        assertEquals(new SplitQueueState(3), device.queueState(0));
+        assertEquals(0, device.queueStatistics(1).requests());
+
+        device.post();
+        Await.until("queue 1 served", () -> rx.usedIdx() == 1);
+        assertEquals(new SplitQueueState(3), device.queueState(0), "queue 0 untouched by queue 1's work");
+        assertEquals(1, device.queueStatistics(1).requests());
+        assertEquals(3, device.queueStatistics(0).requests());
+    }
+
+    @Test
+    void packedQueueStateIsRestoredWhileSuspendedAndProcessingResumesThere() {
+        negotiate(FEATURES | VirtioFeature.bit(VirtioFeature.RING_PACKED));
+        PackedDriver d = new PackedDriver(memory, RINGS, 4);
+        device.setQueueSize(0, 4);
+        device.setQueueAddress(0, d.desc, d.driverEvent, d.deviceEvent);
+        device.setQueueReady(0, true);
+        driverOk();
+        for (int n = 0; n < 3; n++) {
+            // A 4-slot ring holds two 2-descriptor chains: wait for each before reusing its slots.
+            d.add(n, 0, new long[] {BUFFERS, 8, 0}, new long[] {BUFFERS + 32, 8, 1});
+            device.kick(0);
+            int done = n + 1;
+            Await.until("buffer " + n + " used", () -> device.queueStatistics(0).requests() == done);
+        }
+        assertEquals(new PackedQueueState(2, false, 2, false), device.queueState(0), "6 slots of a 4-slot ring");
+
+        device.suspend();
+        // The next buffer (id 3) goes at position 2 of lap two; restore there from a saved state.
+        PackedQueueState saved = (PackedQueueState) device.queueState(0);
+        device.setQueueState(0, PackedQueueState.initial());
+        device.setQueueState(0, saved);
+        memory.at(BUFFERS + 0x100, 8).fill((byte) 8);
+        int head = d.add(3, 0, new long[] {BUFFERS + 0x100, 8, 0}, new long[] {BUFFERS + 0x140, 8, 1});
+        device.kick(0);
+        Await.settle();
+        assertFalse(d.isUsed(head, false), "nothing while suspended");
+        device.resume();
+        Await.until("the fourth buffer is used", () -> d.isUsed(head, false));
+        assertEquals(3, d.idAt(head));
+        assertTrue(memory.unchanged(BUFFERS + 0x140, 8, (byte) 8));
+        assertEquals(new PackedQueueState(0, true, 0, true), device.queueState(0));
+    }
+
+    @Test
     void rejectsBadQueueArguments() {
         assertThrows(VirtioException.class, () -> device.setQueueSize(2, 8));
         assertThrows(VirtioException.class, () -> device.setQueueSize(0, QSIZE * 2));
