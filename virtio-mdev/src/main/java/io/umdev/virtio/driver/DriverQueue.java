@@ -58,6 +58,8 @@ public abstract sealed class DriverQueue permits SplitDriverQueue, PackedDriverQ
     private final EventFd interruptFd;
 
     int usedLength;
+    /** The used position callback mode last armed the interrupt at. */
+    private int armedAt = -1;
     private String broken;
     private long added;
     private long completed;
@@ -178,11 +180,41 @@ public abstract sealed class DriverQueue permits SplitDriverQueue, PackedDriverQ
             return NONE;
         }
         int token = pollUsed();
+        if (token == NONE && interruptMode == InterruptMode.CALLBACK && rearm()) {
+            // Used while the interrupt was being re-armed: the device may not call back for it.
+            token = pollUsed();
+        }
         if (token != NONE) {
             completed++;
         }
         return token;
     }
+
+    /**
+     * Callback mode keeps interrupts on: under event index that means moving the event index up to what
+     * the driver has seen, each time it has seen everything. Returns true if something is pending.
+     */
+    private boolean rearm() {
+        int position = usedPosition();
+        if (position == armedAt) {
+            return false;
+        }
+        armedAt = position;
+        return enableInterrupts();
+    }
+
+    /** Sets the ring's interrupt wishes for the mode: called once the subclass is constructed. */
+    final void applyInterruptMode() {
+        if (interruptMode == InterruptMode.CALLBACK) {
+            rearm();
+        } else {
+            // Polling never wants interrupts; eventfd mode wants them only while someone waits.
+            disableInterrupts();
+        }
+    }
+
+    /** Where the driver will look for the next used entry (index, with the wrap counter for packed rings). */
+    abstract int usedPosition();
 
     abstract int pollUsed();
 

@@ -77,9 +77,12 @@ final class PackedDriverQueue extends DriverQueue {
         }
         freeIdCount = size;
         numFree = size;
-        if (mode == InterruptMode.POLL) {
-            disableInterrupts();
-        }
+        applyInterruptMode();
+    }
+
+    @Override
+    int usedPosition() {
+        return PackedRing.offWrap(lastUsed, usedWrap);
     }
 
     @Override

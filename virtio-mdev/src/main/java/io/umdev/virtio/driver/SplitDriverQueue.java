@@ -84,9 +84,12 @@ final class SplitDriverQueue extends DriverQueue {
             next[i] = i + 1;
         }
         numFree = size;
-        if (mode == InterruptMode.POLL) {
-            disableInterrupts();
-        }
+        applyInterruptMode();
+    }
+
+    @Override
+    int usedPosition() {
+        return lastUsed;
     }
 
     @Override

@@ -95,11 +95,7 @@ public final class VirtioBlockDisk implements AutoCloseable {
             long[] headers = new long[queueCount];
             long[] data = new long[queueCount];
             for (int q = 0; q < queueCount; q++) {
-                int ring = Math.min(device.queueMaxSize(q), options.maxQueueSize());
-                if (!driver.packed()) {
-                    ring = Integer.highestOneBit(Math.max(ring, 1));
-                }
-                slots[q] = Math.max(1, Math.min(DEFAULT_MAX_SLOTS, ring / perRequest));
+                slots[q] = Math.max(1, Math.min(DEFAULT_MAX_SLOTS, driver.queueSize(q) / perRequest));
                 headers[q] = driver.reserve((long) slots[q] * BlockQueue.SLOT_HEADER_STRIDE, DriverQueue.AREA_ALIGNMENT);
                 data[q] = driver.reserve((long) slots[q] * transfer, BUFFER_ALIGNMENT);
             }

@@ -306,8 +306,13 @@ public final class VirtioDriver implements AutoCloseable {
                 packed ? "packed" : "split", Arrays.toString(sizes), VirtioFeature.describe(features));
     }
 
-    /** The size to give queue {@code q}: the device's maximum, capped by the options, a power of two for split rings. */
-    private int queueSize(int q) throws VirtioDriverException {
+    /**
+     * The size {@link #start} gives queue {@code q}: the device's maximum, capped by the options, a power
+     * of two for split rings. Device-class code sizes its buffer pools with it before start.
+     *
+     * @throws VirtioDriverException if the queue is unavailable or needs more entries than the driver offers
+     */
+    public int queueSize(int q) throws VirtioDriverException {
         int max = device.queueMaxSize(q);
         int min = Math.max(1, device.queueMinSize(q));
         if (max <= 0) {

@@ -90,8 +90,8 @@ public final class VirtioNetPort implements AutoCloseable {
             int[] rxSlots = new int[maxPairs];
             int[] txSlots = new int[maxPairs];
             for (int p = 0; p < maxPairs; p++) {
-                rxSlots[p] = ringSize(driver, options, NetSpec.rxQueue(p));
-                txSlots[p] = ringSize(driver, options, NetSpec.txQueue(p));
+                rxSlots[p] = driver.queueSize(NetSpec.rxQueue(p));
+                txSlots[p] = driver.queueSize(NetSpec.txQueue(p));
                 rx[p] = driver.reserve((long) rxSlots[p] * bufferSize, BUFFER_ALIGNMENT);
                 tx[p] = driver.reserve((long) txSlots[p] * bufferSize, BUFFER_ALIGNMENT);
             }
@@ -110,12 +110,6 @@ public final class VirtioNetPort implements AutoCloseable {
             driver.close();
             throw e;
         }
-    }
-
-    /** The ring size the driver will give queue {@code q}, which is also how many buffers it gets. */
-    private static int ringSize(VirtioDriver driver, DriverOptions options, int q) {
-        int size = Math.min(driver.device().queueMaxSize(q), options.maxQueueSize());
-        return driver.packed() ? Math.max(size, 1) : Integer.highestOneBit(Math.max(size, 1));
     }
 
     private static MacAddress macAt(MemorySegment config, long offset) {
@@ -363,7 +357,9 @@ public final class VirtioNetPort implements AutoCloseable {
             int slot = txFree[txFreeCount - 1];
             long at = txArea + (long) slot * bufferSize;
             // No offloads negotiated: an all-zero header (no checksum to fill, no GSO, one buffer).
-            mem.asSlice(at, NetSpec.HDR_SIZE).fill((byte) 0);
+            for (int i = 0; i < NetSpec.HDR_SIZE; i++) {
+                Le.u8(mem, at + i, 0);
+            }
             MemorySegment.copy(frame, 0, mem, at + NetSpec.HDR_SIZE, length);
             chain.clear().readable(memory.iovaOf(at), NetSpec.HDR_SIZE + (int) length);
             if (!tx.add(chain, slot)) {
