@@ -8,6 +8,7 @@ import io.umdev.simnet.l2.Port;
 import io.umdev.simnet.l2.RxFilter;
 import io.umdev.simnet.l2.Switches;
 import io.umdev.virtio.ring.DescriptorChain;
+import io.umdev.virtio.spec.DeviceStatus;
 import io.umdev.virtio.spec.NetSpec;
 import io.umdev.virtio.spec.VirtioFeature;
 import io.umdev.virtio.spec.VirtioId;
@@ -37,6 +38,9 @@ import org.slf4j.LoggerFactory;
  * larger than the buffer offered is dropped and counted. Control: see {@link NetControl}. A chain
  * that breaks the transport's rules (a transmit buffer shorter than its header, a control command
  * with no room for its ack) marks the device NEEDS_RESET.
+ *
+ * <p>Without MQ negotiated the device has one pair and the control queue is queue 2, whatever
+ * max_vqp is (virtio 5.1.2); a driver using the other queues then is marked NEEDS_RESET.
  *
  * <p>The control queue sits alone in queue group 1, with two address spaces, so a VMM can shadow it
  * (as vdpa_sim_net does).
@@ -69,12 +73,13 @@ final class SimNetDevice extends SoftwareVirtioDevice {
     private final Switches switches;
     private final String name;
     private final int pairs;
-    private final int ctrlQueue;
     private final Port port;
     private final RequestHandler[] handlers;
+    private final RequestHandler control;
+    private final RequestHandler unused;
     /** The header every received frame gets: zero but num_buffers = 1. Read only. */
     private final MemorySegment rxHeader = MemorySegment.ofArray(new byte[NetSpec.HDR_SIZE]);
-    private final NetControl control;
+    private final NetControl commands;
     private volatile int activePairs = 1;
     private final AtomicLong ctrlOk = new AtomicLong();
     private final AtomicLong ctrlErr = new AtomicLong();
@@ -86,19 +91,23 @@ final class SimNetDevice extends SoftwareVirtioDevice {
         this.switches = switches;
         this.name = definition().name();
         this.pairs = settings.maxQueuePairs();
-        this.ctrlQueue = NetSpec.ctrlQueue(pairs);
-        this.control = new NetControl(name, pairs);
+        this.commands = new NetControl(name, pairs);
         rxHeader.set(LE16, NetSpec.HDR_NUM_BUFFERS, (short) 1);
         int maxFrame = Ethernet.maxFrameLength(settings.mtu());
         boolean loopback = settings.mode() == SimNetSettings.Mode.LOOPBACK;
         this.port = new Port(name, pairs, mailboxSlots(maxFrame, pairs), settings.mtu(), loopback,
                 RxFilter.initial(settings.mac()), pair -> requestService(NetSpec.rxQueue(pair)));
-        this.handlers = new RequestHandler[queueCount()];
+        this.handlers = new RequestHandler[2 * pairs];
         for (int pair = 0; pair < pairs; pair++) {
             handlers[NetSpec.rxQueue(pair)] = new Receive(pair);
             handlers[NetSpec.txQueue(pair)] = new Transmit(pair, maxFrame);
         }
-        handlers[ctrlQueue] = new Control();
+        this.control = new Control();
+        this.unused = chain -> {
+            needsReset("queue " + chain.queue() + " is not in use: MQ was not negotiated, so the device has one "
+                    + "queue pair and the control queue is 2");
+            return 0;
+        };
         writeInitialConfig();
         if (!loopback) {
             switches.attach(settings.switchName(), port);
@@ -143,10 +152,24 @@ final class SimNetDevice extends SoftwareVirtioDevice {
         return activePairs;
     }
 
+    /**
+     * The queue pairs the driver's features give the device: all offered with MQ (and before the
+     * features are settled), one without MQ.
+     */
+    private int layoutPairs() {
+        boolean settled = (status() & DeviceStatus.FEATURES_OK) != 0;
+        return settled && !VirtioFeature.has(driverFeatures(), NetSpec.F_MQ) ? 1 : pairs;
+    }
+
+    /** The control queue's index: after the last pair, which without MQ is pair 0 (virtio 5.1.2). */
+    int controlQueue() {
+        return NetSpec.ctrlQueue(layoutPairs());
+    }
+
     @Override
     public int queueGroup(int q) {
         super.queueGroup(q); // range check
-        return q == ctrlQueue ? CTRL_GROUP : DATA_GROUP;
+        return q == controlQueue() ? CTRL_GROUP : DATA_GROUP;
     }
 
     @Override
@@ -161,7 +184,11 @@ final class SimNetDevice extends SoftwareVirtioDevice {
 
     @Override
     protected RequestHandler requestHandler(int q) {
-        return handlers[q];
+        int layout = layoutPairs();
+        if (q == NetSpec.ctrlQueue(layout)) {
+            return control;
+        }
+        return q < 2 * layout ? handlers[q] : unused;
     }
 
     @Override
@@ -309,7 +336,7 @@ final class SimNetDevice extends SoftwareVirtioDevice {
                 ack = NetSpec.CTRL_ERR;
             } else {
                 chain.read(0, command, 0, length);
-                ack = control.execute(command, (int) length, driverFeatures(), this);
+                ack = commands.execute(command, (int) length, driverFeatures(), this);
             }
             (ack == NetSpec.CTRL_OK ? ctrlOk : ctrlErr).incrementAndGet();
             chain.writeU8(0, ack);
@@ -355,11 +382,12 @@ final class SimNetDevice extends SoftwareVirtioDevice {
     @Override
     public Map<String, Long> statistics() {
         Map<String, Long> m = new LinkedHashMap<>();
-        for (int pair = 0; pair < pairs; pair++) {
+        int layout = layoutPairs();
+        for (int pair = 0; pair < layout; pair++) {
             putQueue(m, "rx" + pair + ".", queueStatistics(NetSpec.rxQueue(pair)));
             putQueue(m, "tx" + pair + ".", queueStatistics(NetSpec.txQueue(pair)));
         }
-        putQueue(m, "ctrl.", queueStatistics(ctrlQueue));
+        putQueue(m, "ctrl.", queueStatistics(NetSpec.ctrlQueue(layout)));
         m.put("ctrl.ok", ctrlOk.get());
         m.put("ctrl.err", ctrlErr.get());
         m.put("port.delivered", port.delivered());

@@ -6,6 +6,7 @@ import static io.umdev.simnet.SimNetFixture.mac;
 import static io.umdev.simnet.SimNetFixture.receive;
 import static io.umdev.simnet.SimNetFixture.stat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,12 +14,20 @@ import io.umdev.linux.Errno;
 import io.umdev.mdev.MacAddress;
 import io.umdev.mdev.MdevInstance;
 import io.umdev.simnet.l2.Ethernet;
+import io.umdev.virtio.driver.BufferChain;
+import io.umdev.virtio.driver.DriverOptions;
+import io.umdev.virtio.driver.DriverQueue;
+import io.umdev.virtio.driver.VirtioDriver;
 import io.umdev.virtio.driver.VirtioDriverException;
 import io.umdev.virtio.driver.VirtioNetPort;
+import io.umdev.virtio.spec.DeviceStatus;
 import io.umdev.virtio.spec.NetSpec;
+import io.umdev.virtio.spec.VirtioFeature;
+import io.umdev.virtio.transport.VirtioDevice;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -119,6 +128,36 @@ class ControlQueueTest {
         assertTrue(!pairsUsed.contains(3), "pair 3 is not in use but received: " + pairsUsed);
         assertEquals(flows, stat(instance, "tx0.packets") + stat(instance, "tx1.packets")
                 + stat(instance, "tx2.packets") - 1);
+    }
+
+    @Test
+    void withoutMqTheControlQueueIsQueueTwoWhateverMaxVqpIs() throws Exception {
+        MdevInstance instance = fixture.create(SimNetSettings.MODE, "loopback", SimNetSettings.MAX_VQP, "4");
+        VirtioDevice device = SimNetFixture.virtio(instance);
+        long wanted = VirtioFeature.bits(NetSpec.F_MAC, NetSpec.F_CTRL_VQ, NetSpec.F_CTRL_RX);
+        try (VirtioDriver driver = VirtioDriver.open(device, wanted,
+                DriverOptions.defaults().withTimeout(Duration.ofSeconds(SimNetFixture.WAIT_SECONDS)))) {
+            assertFalse(driver.hasFeature(NetSpec.F_MQ));
+            long command = driver.reserve(NetSpec.CTRL_HDR_SIZE + 1 + NetSpec.CTRL_ACK_SIZE, Long.BYTES);
+            driver.start(NetSpec.ctrlQueue(1) + 1);
+            assertEquals(1, device.queueGroup(NetSpec.ctrlQueue(1)));
+            MemorySegment memory = driver.memory().segment();
+            memory.set(ValueLayout.JAVA_BYTE, command + NetSpec.CTRL_HDR_CLASS, (byte) NetSpec.CTRL_RX);
+            memory.set(ValueLayout.JAVA_BYTE, command + NetSpec.CTRL_HDR_COMMAND, (byte) NetSpec.CTRL_RX_PROMISC);
+            memory.set(ValueLayout.JAVA_BYTE, command + NetSpec.CTRL_HDR_SIZE, (byte) 1);
+            long ack = command + NetSpec.CTRL_HDR_SIZE + 1;
+            memory.set(ValueLayout.JAVA_BYTE, ack, (byte) NetSpec.CTRL_ERR);
+            DriverQueue ctrl = driver.queue(NetSpec.ctrlQueue(1));
+            assertTrue(ctrl.add(new BufferChain(2).readable(driver.memory().iovaOf(command), NetSpec.CTRL_HDR_SIZE + 1)
+                    .writable(driver.memory().iovaOf(ack), NetSpec.CTRL_ACK_SIZE), 0));
+            ctrl.kick();
+            assertTrue(ctrl.await(SimNetFixture.WAIT_SECONDS, TimeUnit.SECONDS));
+            assertTrue(ctrl.poll() != DriverQueue.NONE);
+            assertEquals(NetSpec.CTRL_OK, memory.get(ValueLayout.JAVA_BYTE, ack));
+            assertTrue(SimNetFixture.device(instance).port().filter().promiscuous());
+            assertFalse(DeviceStatus.has(device.status(), DeviceStatus.NEEDS_RESET));
+            assertEquals(1, stat(instance, "ctrl.ok"));
+        }
     }
 
     @Test
