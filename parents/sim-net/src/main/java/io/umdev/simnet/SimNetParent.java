@@ -7,6 +7,7 @@ import io.umdev.mdev.MdevDevice;
 import io.umdev.mdev.MdevException;
 import io.umdev.mdev.MdevType;
 import io.umdev.mdev.ParentDevice;
+import io.umdev.simnet.l2.LearningSwitch;
 import io.umdev.simnet.l2.Switches;
 import java.util.List;
 import java.util.Objects;
@@ -63,6 +64,11 @@ public final class SimNetParent implements ParentDevice {
     @Override
     public MdevDevice create(InstanceContext context) throws MdevException {
         SimNetSettings settings = SimNetSettings.of(context.uuid(), context.attributes());
+        if (settings.mode() == SimNetSettings.Mode.SWITCH && switches.isFull(settings.switchName())) {
+            // The bus calls one parent method at a time, so the switch cannot fill up before the attach.
+            throw MdevException.noSpace("attrs." + SimNetSettings.SWITCH, "switch " + settings.switchName()
+                    + " has all its " + LearningSwitch.MAX_PORTS + " ports in use; name another switch");
+        }
         return new SimNetDevice(context, settings, switches);
     }
 

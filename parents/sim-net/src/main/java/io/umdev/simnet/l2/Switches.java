@@ -42,6 +42,12 @@ public final class Switches {
         }
     }
 
+    /** Whether the switch called {@code name} exists and has no free port. */
+    public synchronized boolean isFull(String name) {
+        LearningSwitch fabric = byName.get(name);
+        return fabric != null && fabric.portCount() >= LearningSwitch.MAX_PORTS;
+    }
+
     public synchronized Optional<LearningSwitch> get(String name) {
         return Optional.ofNullable(byName.get(name));
     }

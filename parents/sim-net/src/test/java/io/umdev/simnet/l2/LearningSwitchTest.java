@@ -1,6 +1,7 @@
 package io.umdev.simnet.l2;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
@@ -179,6 +180,19 @@ class LearningSwitchTest {
         switches.detach(c);
         assertEquals(1, switches.count());
         assertTrue(switches.get("two").isEmpty());
+    }
+
+    @Test
+    void aFullSwitchRefusesAnotherPort() {
+        Switches switches = new Switches();
+        for (int i = 0; i < LearningSwitch.MAX_PORTS; i++) {
+            switches.attach("full", new Port("p" + i, 1, 1, 68, false, RxFilter.initial(MAC_A + i), pair -> { }));
+        }
+        assertTrue(switches.isFull("full"));
+        Port extra = new Port("extra", 1, 1, 68, false, RxFilter.initial(MAC_C), pair -> { });
+        assertThrows(IllegalStateException.class, () -> switches.attach("full", extra));
+        assertEquals(null, extra.attachedTo());
+        assertTrue(!switches.isFull("other"));
     }
 
     @Test
