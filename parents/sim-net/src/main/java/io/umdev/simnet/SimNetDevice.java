@@ -21,6 +21,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,6 +70,7 @@ final class SimNetDevice extends SoftwareVirtioDevice {
 
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+    private final UUID uuid;
     private final SimNetSettings settings;
     private final Switches switches;
     private final String name;
@@ -81,17 +83,21 @@ final class SimNetDevice extends SoftwareVirtioDevice {
     private final MemorySegment rxHeader = MemorySegment.ofArray(new byte[NetSpec.HDR_SIZE]);
     private final NetControl commands;
     private volatile int activePairs = 1;
+    /** The station address from the attributes (changed by a live update); a reset returns to it. */
+    private volatile long configuredMac;
     private final AtomicLong ctrlOk = new AtomicLong();
     private final AtomicLong ctrlErr = new AtomicLong();
     private final AtomicLong flushed = new AtomicLong();
 
     SimNetDevice(InstanceContext context, SimNetSettings settings, Switches switches) {
         super(definition(context, settings), context.dmaTable());
+        this.uuid = context.uuid();
         this.settings = settings;
         this.switches = switches;
         this.name = definition().name();
         this.pairs = settings.maxQueuePairs();
         this.commands = new NetControl(name, pairs);
+        this.configuredMac = settings.mac();
         rxHeader.set(LE16, NetSpec.HDR_NUM_BUFFERS, (short) 1);
         int maxFrame = Ethernet.maxFrameLength(settings.mtu());
         boolean loopback = settings.mode() == SimNetSettings.Mode.LOOPBACK;
@@ -141,6 +147,10 @@ final class SimNetDevice extends SoftwareVirtioDevice {
     /** The port this device is attached by. */
     Port port() {
         return port;
+    }
+
+    UUID uuid() {
+        return uuid;
     }
 
     SimNetSettings settings() {
@@ -218,10 +228,23 @@ final class SimNetDevice extends SoftwareVirtioDevice {
     @Override
     protected void onReset() {
         // Like QEMU: a reset restores the configured address and the initial filter.
-        port.setFilter(RxFilter.initial(settings.mac()));
+        port.setFilter(RxFilter.initial(configuredMac));
         activePairs = 1;
         port.setActivePairs(1);
-        updateConfig(config -> Ethernet.putAddress(config, NetSpec.CONFIG_MAC, settings.mac()));
+        long mac = configuredMac;
+        updateConfig(config -> Ethernet.putAddress(config, NetSpec.CONFIG_MAC, mac));
+    }
+
+    /**
+     * Changes the station address of the running device (a live attribute update, like vdpa's
+     * {@code dev set mac}): config space (with a config interrupt), the receive filter, and the address
+     * a reset returns to. Control path.
+     */
+    void changeMac(long mac) {
+        configuredMac = mac;
+        port.setFilter(port.filter().withMac(mac));
+        updateConfig(config -> Ethernet.putAddress(config, NetSpec.CONFIG_MAC, mac));
+        LOG.info("{}: station address changed to {}", name, macText(mac));
     }
 
     @Override

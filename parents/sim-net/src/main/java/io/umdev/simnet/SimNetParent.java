@@ -72,6 +72,29 @@ public final class SimNetParent implements ParentDevice {
         return new SimNetDevice(context, settings, switches);
     }
 
+    /**
+     * Applies new attributes to a running instance: only {@code mac} may change live (like vdpa's
+     * {@code dev set mac}); the MTU, queue pairs, mode and switch shape queues and buffers made at
+     * create, so a change to them is refused.
+     */
+    @Override
+    public void update(MdevDevice device, Attributes attributes) throws MdevException {
+        if (!(device instanceof SimNetDevice net)) {
+            throw MdevException.invalid("attrs", "not a sim-net device: " + device);
+        }
+        SimNetSettings now = net.settings();
+        SimNetSettings next = SimNetSettings.of(net.uuid(), attributes);
+        String fixed = next.mtu() != now.mtu() ? SimNetSettings.MTU
+                : next.maxQueuePairs() != now.maxQueuePairs() ? SimNetSettings.MAX_VQP
+                : next.mode() != now.mode() ? SimNetSettings.MODE
+                : !next.switchName().equals(now.switchName()) ? SimNetSettings.SWITCH : null;
+        if (fixed != null) {
+            throw MdevException.unsupported("attrs." + fixed, "only mac can change on a running sim-net instance; "
+                    + "change " + fixed + " in the definition and restart the instance");
+        }
+        net.changeMac(next.mac());
+    }
+
     @Override
     public void remove(MdevDevice device) {
         if (device instanceof SimNetDevice net) {

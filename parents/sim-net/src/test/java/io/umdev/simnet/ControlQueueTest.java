@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.umdev.linux.Errno;
 import io.umdev.mdev.MacAddress;
+import io.umdev.mdev.MdevException;
 import io.umdev.mdev.MdevInstance;
 import io.umdev.simnet.l2.Ethernet;
 import io.umdev.virtio.driver.BufferChain;
@@ -29,6 +30,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -80,6 +82,30 @@ class ControlQueueTest {
         assertTrue(port.send(0, frame(fresh.value(), PEER, 71, 1)));
         assertEquals(71, receive(port, 0, received));
         assertEquals(1, stat(instance, "port.filtered"));
+    }
+
+    @Test
+    void aLiveUpdateChangesTheAddressAndRefusesFixedAttributes() throws Exception {
+        MdevInstance instance = fixture.create(SimNetSettings.MODE, "loopback");
+        VirtioNetPort port = fixture.open(instance);
+        long old = mac(port);
+        LinkedHashMap<String, String> attributes = new LinkedHashMap<>();
+        attributes.put(SimNetSettings.MODE, "loopback");
+        attributes.put(SimNetSettings.MAC, "02:00:00:00:12:34");
+        fixture.bus.updateAttributes(instance.uuid(), attributes);
+        MemorySegment config = MemorySegment.ofArray(new byte[Ethernet.ADDRESS_LENGTH]);
+        SimNetFixture.virtio(instance).readConfig(NetSpec.CONFIG_MAC, config);
+        assertEquals(0x02_00_00_00_12_34L, Ethernet.address(config, 0));
+        assertTrue(port.send(0, frame(old, PEER, 80, 1)));
+        assertTrue(port.send(0, frame(0x02_00_00_00_12_34L, PEER, 81, 1)));
+        assertEquals(81, receive(port, 0, received));
+
+        attributes.put(SimNetSettings.MTU, "9000");
+        MdevException refused = assertThrows(MdevException.class,
+                () -> fixture.bus.updateAttributes(instance.uuid(), attributes));
+        assertEquals("attrs.mtu", refused.field().orElseThrow());
+        assertEquals(1500, SimNetFixture.device(instance).port().maxFrameLength() - Ethernet.HEADER_LENGTH
+                - Ethernet.VLAN_TAG_LENGTH);
     }
 
     @Test
