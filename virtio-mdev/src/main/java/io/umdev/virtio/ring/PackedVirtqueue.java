@@ -273,6 +273,7 @@ public final class PackedVirtqueue extends Virtqueue {
 
     @Override
     public void publish() {
+        flushCounts();
         if (runLength > 0) {
             flushRun();
         }

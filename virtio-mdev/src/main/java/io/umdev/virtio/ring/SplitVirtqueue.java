@@ -280,6 +280,7 @@ public final class SplitVirtqueue extends Virtqueue {
 
     @Override
     public void publish() {
+        flushCounts();
         if (runLength > 0) {
             flushRun();
         }

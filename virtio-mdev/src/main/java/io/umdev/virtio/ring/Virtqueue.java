@@ -81,6 +81,8 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
     /** Where the table found by the last {@link #indirectTable} call starts in its memory. */
     long indirectBase;
 
+    private long pendingCount;
+    private long pendingBytes;
     private boolean active;
     private boolean broken;
     private String failure;
@@ -407,9 +409,19 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
         }
     }
 
-    /** Accounts a pushed chain. */
+    /** Accounts a pushed chain; the counters see the pass's total at {@link #flushCounts()}. */
     final void account(DescriptorChain c, long written) {
-        counters.completed(1, c.readableLength() + written);
+        pendingCount++;
+        pendingBytes += c.readableLength() + written;
+    }
+
+    /** Moves what {@link #account} gathered into the shared counters: once per publish, not per buffer. */
+    final void flushCounts() {
+        if (pendingCount != 0) {
+            counters.completed(pendingCount, pendingBytes);
+            pendingCount = 0;
+            pendingBytes = 0;
+        }
     }
 
     @Override
