@@ -220,7 +220,8 @@ final class SimNetDevice extends SoftwareVirtioDevice {
         // The worker is outside any pass (the device lock is held), so the mailboxes can be emptied here.
         long dropped = 0;
         for (int pair = 0; pair < pairs; pair++) {
-            dropped += port.mailbox(pair).clear();
+            FrameMailbox mailbox = port.mailbox(pair);
+            dropped += mailbox == null ? 0 : mailbox.clear();
         }
         flushed.addAndGet(dropped);
     }
@@ -258,12 +259,10 @@ final class SimNetDevice extends SoftwareVirtioDevice {
     private final class Receive implements RequestHandler {
         private final int pair;
         private final int queue;
-        private final FrameMailbox mailbox;
 
         Receive(int pair) {
             this.pair = pair;
             this.queue = NetSpec.rxQueue(pair);
-            this.mailbox = port.mailbox(pair);
         }
 
         @Override
@@ -273,6 +272,7 @@ final class SimNetDevice extends SoftwareVirtioDevice {
                         + " writable bytes cannot hold the virtio-net header");
                 return 0;
             }
+            FrameMailbox mailbox = port.mailbox(pair); // made at onStart, before any handler runs
             while (true) {
                 int length = mailbox.peekLength();
                 if (length < 0) {

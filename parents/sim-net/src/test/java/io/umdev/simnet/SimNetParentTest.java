@@ -71,6 +71,8 @@ class SimNetParentTest {
             assertEquals(NetSpec.STATUS_LINK_UP, config.get(LE16, NetSpec.CONFIG_STATUS));
             assertEquals(1, config.get(LE16, NetSpec.CONFIG_MAX_VIRTQUEUE_PAIRS));
             assertEquals(1500, config.get(LE16, NetSpec.CONFIG_MTU));
+            assertEquals(null, instance.device().unwrap(SimNetDevice.class).orElseThrow().port().mailbox(0),
+                    "an instance no driver has started holds no frame buffers");
             assertEquals(1, device.queueGroup(2));
             assertEquals(0, device.queueGroup(0));
 

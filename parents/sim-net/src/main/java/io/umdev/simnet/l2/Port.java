@@ -22,7 +22,9 @@ public final class Port {
     }
 
     private final String name;
+    /** Made at the first {@link #setReceiving(boolean) setReceiving(true)}, published by that volatile write. */
     private final FrameMailbox[] mailboxes;
+    private final int mailboxSlots;
     private final int maxFrameLength;
     private final Receiver receiver;
     private final boolean loopback;
@@ -53,10 +55,11 @@ public final class Port {
             throw new IllegalArgumentException("queuePairs must be positive: " + queuePairs);
         }
         this.maxFrameLength = Ethernet.maxFrameLength(mtu);
-        this.mailboxes = new FrameMailbox[queuePairs];
-        for (int i = 0; i < queuePairs; i++) {
-            mailboxes[i] = new FrameMailbox(mailboxSlots, maxFrameLength);
+        if (mailboxSlots < 1 || Integer.bitCount(mailboxSlots) != 1) {
+            throw new IllegalArgumentException("mailboxSlots must be a power of two: " + mailboxSlots);
         }
+        this.mailboxes = new FrameMailbox[queuePairs];
+        this.mailboxSlots = mailboxSlots;
         this.loopback = loopback;
         this.filter = Objects.requireNonNull(filter, "filter");
         this.receiver = Objects.requireNonNull(receiver, "receiver");
@@ -125,7 +128,10 @@ public final class Port {
         return true;
     }
 
-    /** The mailbox of receive queue pair {@code pair}; its frames are taken by that queue only. */
+    /**
+     * The mailbox of receive queue pair {@code pair}; its frames are taken by that queue only. Null
+     * until the port first receives.
+     */
     public FrameMailbox mailbox(int pair) {
         return mailboxes[pair];
     }
@@ -155,9 +161,18 @@ public final class Port {
         return activePairs;
     }
 
-    /** Whether frames are accepted: the device's driver is ready. Off drops frames at the door. */
-    public void setReceiving(boolean on) {
-        receiving = on;
+    /**
+     * Whether frames are accepted: the device's driver is ready. Off drops frames at the door. The first
+     * time it is turned on the mailboxes are made, so a device no driver ever started holds no frame
+     * buffers. Control path.
+     */
+    public synchronized void setReceiving(boolean on) {
+        if (on && mailboxes[0] == null) {
+            for (int i = 0; i < mailboxes.length; i++) {
+                mailboxes[i] = new FrameMailbox(mailboxSlots, maxFrameLength);
+            }
+        }
+        receiving = on; // publishes the mailboxes to senders, who read this first
     }
 
     public boolean receiving() {
