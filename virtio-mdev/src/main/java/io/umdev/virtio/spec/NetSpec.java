@@ -24,6 +24,8 @@ public final class NetSpec {
     public static final int F_CTRL_VQ = 17;
     public static final int F_CTRL_RX = 18;
     public static final int F_CTRL_VLAN = 19;
+    /** RX class commands ALLUNI, NOMULTI, NOUNI and NOBCAST (needs CTRL_RX). */
+    public static final int F_CTRL_RX_EXTRA = 20;
     public static final int F_GUEST_ANNOUNCE = 21;
     public static final int F_MQ = 22;
     public static final int F_CTRL_MAC_ADDR = 23;
@@ -89,6 +91,8 @@ public final class NetSpec {
     public static final int CTRL_MAC = 1;
     public static final int CTRL_MAC_TABLE_SET = 0;
     public static final int CTRL_MAC_ADDR_SET = 1;
+    /** TABLE_SET data is two tables, unicast then multicast, each a le32 entry count then 6-byte addresses. */
+    public static final int CTRL_MAC_TABLE_ENTRIES_SIZE = 4;
 
     public static final int CTRL_VLAN = 2;
     public static final int CTRL_VLAN_ADD = 0;
