@@ -32,6 +32,13 @@ final class LibC {
     static final int F_GETFD = 1;
     static final int F_DUPFD_CLOEXEC = 1030;
     static final int SC_PAGESIZE = 30;
+    static final int O_RDONLY = 0;
+    static final int O_RDWR = 02;
+    static final int O_CREAT = 0100;
+    static final int O_CLOEXEC = 02000000;
+    static final int LOCK_SH = 1;
+    static final int LOCK_EX = 2;
+    static final int LOCK_NB = 4;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LOOKUP = LINKER.defaultLookup();
@@ -62,6 +69,17 @@ final class LibC {
     private static final MethodHandle GETUID = LINKER.downcallHandle(
             LOOKUP.findOrThrow("getuid"), FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle SYSCONF = bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    private static final MethodHandle OPEN = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle PREAD = bind("pread",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = bind("pwrite",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FDATASYNC = bind("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FLOCK = bind("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FSYNC = bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FALLOCATE = bind("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
 
     private LibC() {
     }
@@ -307,5 +325,119 @@ final class LibC {
             throw failure("sysconf", state);
         }
         return value;
+    }
+
+    /** open(2) with a mode for O_CREAT, retried on EINTR. */
+    static int open(MemorySegment path, int flags, int mode) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            int fd;
+            try {
+                fd = (int) OPEN.invokeExact(state, path, flags, mode);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (fd >= 0) {
+                return fd;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure("open", state);
+            }
+        }
+    }
+
+    /** pread(2), retried on EINTR. Returns the byte count (0 at end of file). */
+    static long pread(int fd, MemorySegment buffer, long count, long offset) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            long n;
+            try {
+                n = (long) PREAD.invokeExact(state, fd, buffer, count, offset);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (n >= 0) {
+                return n;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure("pread", state);
+            }
+        }
+    }
+
+    /** pwrite(2), retried on EINTR. Returns the byte count. */
+    static long pwrite(int fd, MemorySegment buffer, long count, long offset) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            long n;
+            try {
+                n = (long) PWRITE.invokeExact(state, fd, buffer, count, offset);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (n >= 0) {
+                return n;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure("pwrite", state);
+            }
+        }
+    }
+
+    /** fdatasync(2), or fsync(2) when {@code metadata} is asked for too; retried on EINTR. */
+    static void sync(int fd, boolean metadata) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            int rc;
+            try {
+                rc = metadata ? (int) FSYNC.invokeExact(state, fd) : (int) FDATASYNC.invokeExact(state, fd);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (rc == 0) {
+                return;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure(metadata ? "fsync" : "fdatasync", state);
+            }
+        }
+    }
+
+    /** fallocate(2), retried on EINTR. */
+    static void fallocate(int fd, int mode, long offset, long length) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            int rc;
+            try {
+                rc = (int) FALLOCATE.invokeExact(state, fd, mode, offset, length);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (rc == 0) {
+                return;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure("fallocate", state);
+            }
+        }
+    }
+
+    /** flock(2), retried on EINTR; with LOCK_NB a held lock fails with EAGAIN (EWOULDBLOCK). */
+    static void flock(int fd, int operation) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            int rc;
+            try {
+                rc = (int) FLOCK.invokeExact(state, fd, operation);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (rc == 0) {
+                return;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure("flock", state);
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
 /**
- * The virtio transport API every virtio-capable parent implements (after {@code vdpa_config_ops}),
- * the virtqueue engine, and the virtio-mdev driver. Arrives with the virtio issues.
+ * virtio over umdev: the facts ({@code spec}), the transport API and software device core
+ * ({@code transport}), the device-side virtqueue engine ({@code ring}), and the drivers built on them.
  */
 package io.umdev.virtio;

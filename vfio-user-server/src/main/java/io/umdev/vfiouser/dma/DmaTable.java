@@ -44,6 +44,8 @@ public final class DmaTable implements AutoCloseable {
     private final ReentrantLock updateLock = new ReentrantLock();
     private final AtomicLongArray readers = new AtomicLongArray(2 * COUNTER_STRIDE);
     private volatile DmaRegion[] regions = EMPTY;
+    /** Bumped on every change of {@link #regions}, before readers of the old ranges are awaited. */
+    private volatile long generation;
     private volatile int epoch;
     private volatile DmaMessenger messenger;
 
@@ -148,6 +150,7 @@ public final class DmaTable implements AutoCloseable {
         next[at] = region;
         System.arraycopy(current, at, next, at + 1, current.length - at);
         regions = next;
+        generation = generation + 1;
     }
 
     /** True if {@code low} (starting first) reaches into {@code high}. */
@@ -195,6 +198,7 @@ public final class DmaTable implements AutoCloseable {
             System.arraycopy(current, 0, next, 0, at);
             System.arraycopy(current, at + 1, next, at, current.length - at - 1);
             regions = next;
+            generation = generation + 1;
             awaitReaders();
         } finally {
             updateLock.unlock();
@@ -213,6 +217,7 @@ public final class DmaTable implements AutoCloseable {
                 return;
             }
             regions = EMPTY;
+            generation = generation + 1;
             awaitReaders();
         } finally {
             updateLock.unlock();
@@ -221,6 +226,16 @@ public final class DmaTable implements AutoCloseable {
             region.unmap();
         }
         LOG.debug("unmapped all {} DMA ranges", removed.length);
+    }
+
+    /**
+     * A number that changes whenever a range is mapped or unmapped. Code that keeps a {@link DmaRegion}'s
+     * memory across reader sections (a virtqueue's rings) compares it, inside a section, with the value
+     * it saw when it looked the memory up, and looks again if it changed: a range unmapped since then
+     * changed it before the section began.
+     */
+    public long generation() {
+        return generation;
     }
 
     /** Starts a reader section; returns the ticket to pass to {@link #exit(int)}. */
