@@ -102,6 +102,32 @@ class DmaTableTest {
     // ---- mapping ----------------------------------------------------------------------------------
 
     @Test
+    void generationChangesOnEveryMapAndUnmapButNotOnRefusalsOrLookups() throws Exception {
+        try (DmaTable table = new DmaTable(4)) {
+            long g0 = table.generation();
+            table.map(0x10_0000, P, true, true, Memfd.create("a", P), 0);
+            long g1 = table.generation();
+            assertTrue(g1 != g0, "map");
+            assertRefused(Errno.EEXIST, () -> table.map(0x10_0000, P, true, true, Memfd.create("b", P), 0));
+            int ticket = table.enter();
+            try {
+                table.region(0x10_0000, 8, DmaDirection.READ);
+            } finally {
+                table.exit(ticket);
+            }
+            assertEquals(g1, table.generation(), "a refused map and a lookup change nothing");
+            table.unmap(0x10_0000, P);
+            long g2 = table.generation();
+            assertTrue(g2 != g1, "unmap");
+            table.map(0x10_0000, P, true, true, Memfd.create("c", P), 0);
+            assertTrue(table.generation() != g2, "a new range at the same address is a new generation");
+            long g3 = table.generation();
+            table.unmapAll();
+            assertTrue(table.generation() != g3, "unmapAll");
+        }
+    }
+
+    @Test
     void fdBackedRangeSharesBytesWithAnotherMappingOfTheSameMemfd() throws Exception {
         long iova = 0x10_0000;
         try (OwnedFd ram = Memfd.create("ram", 4 * P);

@@ -61,7 +61,11 @@ public interface VirtioDevice {
      */
     void setStatus(int status);
 
-    /** Back to the initial state: status 0, no features, queues not ready and at position 0, no callbacks. */
+    /**
+     * Back to the initial state: status 0, no driver features, every queue not ready, at position 0, with
+     * the maximum size, no addresses and no interrupt, every group in address space 0. The config-change
+     * listener and the dirty log belong to the binding driver, not to the guest's session, and stay.
+     */
     void reset();
 
     /** Bytes of device-class configuration space. */
