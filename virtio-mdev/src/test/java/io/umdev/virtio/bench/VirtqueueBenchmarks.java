@@ -14,7 +14,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  * Runs {@link VirtqueueBenchmark} and prints descriptors/s per layout with the engine's ratio to each
  * baseline. Arguments: {@code -prof=<profiler>} adds a JMH profiler (e.g. {@code stack}); {@code -quick}
  * shortens the run; {@code -only=<method>} runs one benchmark method.
- * Run: {@code ./mvnw -Pbench -pl virtio-mdev -am verify} (pin with taskset).
+ * Run: {@code ./mvnw -Dbench=virtio-mdev -DskipTests -pl virtio-mdev -am verify} (pin with taskset).
  * Not a test: nothing here asserts a number.
  */
 public final class VirtqueueBenchmarks {

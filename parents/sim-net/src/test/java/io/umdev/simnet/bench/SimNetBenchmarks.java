@@ -44,7 +44,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  * in the same run, the baseline: the same frames copied from one MemorySegment to another, with no
  * device in between. {@link #main} prints packets/s and the ratio to the baseline.
  *
- * <p>Run: {@code ./mvnw -Pbench -pl parents/sim-net -am verify}. Not a test: nothing asserts a number.
+ * <p>Run: {@code ./mvnw -Dbench=sim-net -DskipTests -pl parents/sim-net -am verify}. Not a test: nothing asserts a number.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)

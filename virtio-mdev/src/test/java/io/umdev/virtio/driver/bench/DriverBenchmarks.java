@@ -11,7 +11,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
 /**
  * Runs {@link DriverBenchmark} and prints requests/s per ring layout and interrupt mode, beside the
  * copy-only baseline. Arguments: {@code -quick} shortens the run; {@code -only=<method>} runs one
- * benchmark method. Run: {@code ./mvnw -Pbench-driver -pl virtio-mdev -am verify}.
+ * benchmark method. Run: {@code ./mvnw -Dbench=virtio-mdev-driver -DskipTests -pl virtio-mdev -am verify}.
  * Not a test: nothing here asserts a number.
  */
 public final class DriverBenchmarks {
