@@ -44,9 +44,15 @@ class BrokenStreamTest {
             send(ch, 6, 10, 0, buffer(24).putLong(ScratchDevice.REG_GO).putInt(0).putInt(8).putLong(ScratchDevice.GO_INLINE));
             ByteBuffer request = read(ch, fd);
             assertEquals(11, Short.toUnsignedInt(request.getShort(2)), "a DMA_READ from the server");
-            // Instead of the answer: a header declaring 3 bytes, then a well-formed GET_INFO.
-            ch.write(buffer(16).putShort((short) 7).putShort((short) 4).putInt(3).putInt(0).putInt(0).flip());
-            send(ch, 8, 4, 0, buffer(16).putInt(16));
+            // Instead of the answer: a header declaring 3 bytes, then a well-formed GET_INFO, in one write (the
+            // server may hang up as soon as it reads the header: a second write could then fail with EPIPE).
+            ByteBuffer broken = buffer(16 + 32);
+            broken.putShort((short) 7).putShort((short) 4).putInt(3).putInt(0).putInt(0);
+            broken.putShort((short) 8).putShort((short) 4).putInt(32).putInt(0).putInt(0).putInt(16);
+            broken.flip();
+            while (broken.hasRemaining()) {
+                ch.write(broken);
+            }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (true) {
                 ByteBuffer m = read(ch, fd, deadline);
