@@ -29,39 +29,39 @@ import java.util.Map;
  * REGION_READ/WRITE (doorbells posted), maps its own memfd memory with DMA_MAP, and installs eventfds
  * with SET_IRQS. Rings are split rings written by hand ({@link SplitDriver}).
  */
-final class PciTestDriver implements AutoCloseable {
-    static final long IOVA = 0x100000;
-    static final long MEMORY = 1 << 20;
-    static final long RING_BASE = IOVA;
-    static final long BUFFERS = IOVA + 0x10000;
+public final class PciTestDriver implements AutoCloseable {
+    public static final long IOVA = 0x100000;
+    public static final long MEMORY = 1 << 20;
+    public static final long RING_BASE = IOVA;
+    public static final long BUFFERS = IOVA + 0x10000;
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** One vendor capability as the walk found it. */
-    record Cap(int at, int bar, long offset, long length, int extra) {
+    public record Cap(int at, int bar, long offset, long length, int extra) {
     }
 
-    final VfioUserClient client;
-    final GuestMemory memory;
-    final Map<Integer, Cap> caps = new HashMap<>();
-    int msixCap = -1;
+    public final VfioUserClient client;
+    public final GuestMemory memory;
+    public final Map<Integer, Cap> caps = new HashMap<>();
+    public int msixCap = -1;
 
-    PciTestDriver(Path socket) throws IOException, LinuxException {
+    public PciTestDriver(Path socket) throws IOException, LinuxException {
         this.client = VfioUserClient.connect(socket);
         this.memory = GuestMemory.shared(IOVA, MEMORY);
         walkCapabilities();
     }
 
-    void mapMemory() throws IOException {
+    public void mapMemory() throws IOException {
         client.dmaMap(IOVA, MEMORY, DmaMapPayload.FLAG_READ | DmaMapPayload.FLAG_WRITE, memory.fd(), GuestMemory.GUARD,
                 null);
     }
 
-    long config(int offset, int size) throws IOException {
+    public long config(int offset, int size) throws IOException {
         return le(client.regionRead(VfioUserAdapter.CONFIG_REGION, offset, size));
     }
 
-    void writeConfig(int offset, int size, long value) throws IOException {
+    public void writeConfig(int offset, int size, long value) throws IOException {
         client.regionWrite(VfioUserAdapter.CONFIG_REGION, offset, bytes(size, value));
     }
 
@@ -91,31 +91,31 @@ final class PciTestDriver implements AutoCloseable {
         return c.offset();
     }
 
-    long common(int field, int size) throws IOException {
+    public long common(int field, int size) throws IOException {
         return le(client.regionRead(VIRTIO_BAR, area(CAP_COMMON_CFG) + field, size));
     }
 
-    void setCommon(int field, int size, long value) throws IOException {
+    public void setCommon(int field, int size, long value) throws IOException {
         client.regionWrite(VIRTIO_BAR, area(CAP_COMMON_CFG) + field, bytes(size, value));
     }
 
-    int status() throws IOException {
+    public int status() throws IOException {
         return (int) common(DEVICE_STATUS, 1);
     }
 
-    void setStatus(int status) throws IOException {
+    public void setStatus(int status) throws IOException {
         setCommon(DEVICE_STATUS, 1, status);
     }
 
-    int isr() throws IOException {
+    public int isr() throws IOException {
         return (int) le(client.regionRead(VIRTIO_BAR, area(CAP_ISR_CFG), 1));
     }
 
-    long deviceConfig(int offset, int size) throws IOException {
+    public long deviceConfig(int offset, int size) throws IOException {
         return le(client.regionRead(VIRTIO_BAR, area(CAP_DEVICE_CFG) + offset, size));
     }
 
-    long deviceFeatures() throws IOException {
+    public long deviceFeatures() throws IOException {
         long f = 0;
         for (int w = 0; w < FEATURE_WINDOWS; w++) {
             setCommon(DEVICE_FEATURE_SELECT, 4, w);
@@ -124,7 +124,7 @@ final class PciTestDriver implements AutoCloseable {
         return f;
     }
 
-    void setDriverFeatures(long features) throws IOException {
+    public void setDriverFeatures(long features) throws IOException {
         for (int w = 0; w < FEATURE_WINDOWS; w++) {
             setCommon(DRIVER_FEATURE_SELECT, 4, w);
             setCommon(DRIVER_FEATURE, 4, (features >>> (FEATURE_WINDOW_BITS * w)) & 0xffffffffL);
@@ -132,7 +132,7 @@ final class PciTestDriver implements AutoCloseable {
     }
 
     /** ACKNOWLEDGE, DRIVER, the features, FEATURES_OK; answers the status read back. */
-    int negotiate(long features) throws IOException {
+    public int negotiate(long features) throws IOException {
         setStatus(DeviceStatus.ACKNOWLEDGE);
         setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER);
         setDriverFeatures(features);
@@ -140,16 +140,16 @@ final class PciTestDriver implements AutoCloseable {
         return status();
     }
 
-    void enableMsix() throws IOException {
+    public void enableMsix() throws IOException {
         writeConfig(msixCap + PciRegisters.MSIX_CONTROL, 2, PciRegisters.MSIX_CONTROL_ENABLE);
     }
 
-    void installMsix(int vector, EventFd fd) throws IOException {
+    public void installMsix(int vector, EventFd fd) throws IOException {
         client.setIrqEventFds(DeviceInterrupts.MSIX_INDEX, vector, List.of(fd));
     }
 
     /** Programs queue {@code q} on a split ring at {@code ring} and enables it. */
-    void setUpQueue(int q, SplitDriver ring, int vector) throws IOException {
+    public void setUpQueue(int q, SplitDriver ring, int vector) throws IOException {
         setCommon(QUEUE_SELECT, 2, q);
         setCommon(QUEUE_SIZE, 2, ring.size);
         // Addresses as two 32-bit halves, as Linux's vp_iowrite64_twopart writes them.
@@ -163,19 +163,19 @@ final class PciTestDriver implements AutoCloseable {
     }
 
     /** The queue's doorbell, posted as QEMU posts memory-BAR writes. */
-    void kick(int q) throws IOException {
+    public void kick(int q) throws IOException {
         Cap notify = caps.get(CAP_NOTIFY_CFG);
         setCommon(QUEUE_SELECT, 2, q);
         long off = common(QUEUE_NOTIFY_OFF, 2);
         client.regionWritePosted(VIRTIO_BAR, notify.offset() + off * notify.extra(), bytes(2, q));
     }
 
-    SplitDriver ring(int size) {
+    public SplitDriver ring(int size) {
         return new SplitDriver(memory, RING_BASE, size);
     }
 
     /** Builds a block request (header, data, status) in the buffer area: {address, length, writable} triples. */
-    long[][] blockRequest(int type, long sector, long data, int dataLength) {
+    public long[][] blockRequest(int type, long sector, long data, int dataLength) {
         long header = BUFFERS;
         long status = BUFFERS + 0x100;
         MemorySegment h = memory.at(header, BlkSpec.REQ_HDR_SIZE);
@@ -187,11 +187,11 @@ final class PciTestDriver implements AutoCloseable {
                 {status, 1, 1}};
     }
 
-    int blockStatus() {
+    public int blockStatus() {
         return memory.at(BUFFERS + 0x100, 1).get(ValueLayout.JAVA_BYTE, 0) & 0xff;
     }
 
-    static long le(MemorySegment s) {
+    public static long le(MemorySegment s) {
         long v = 0;
         for (int i = 0; i < s.byteSize(); i++) {
             v |= (s.get(ValueLayout.JAVA_BYTE, i) & 0xffL) << (8 * i);
@@ -199,7 +199,7 @@ final class PciTestDriver implements AutoCloseable {
         return v;
     }
 
-    static MemorySegment bytes(int size, long value) {
+    public static MemorySegment bytes(int size, long value) {
         MemorySegment s = MemorySegment.ofArray(new byte[size]);
         for (int i = 0; i < size; i++) {
             s.set(ValueLayout.JAVA_BYTE, i, (byte) (value >>> (8 * i)));
@@ -207,7 +207,7 @@ final class PciTestDriver implements AutoCloseable {
         return s;
     }
 
-    static int splitRingBytes(int size) {
+    public static int splitRingBytes(int size) {
         return (int) (SplitRing.descTableSize(size) + SplitRing.availSize(size) + SplitRing.usedSize(size));
     }
 
