@@ -1,20 +1,26 @@
 package io.umdev.daemon;
 
 import dagger.Module;
+import dagger.Provides;
+import dagger.multibindings.IntoSet;
 import dagger.multibindings.Multibinds;
 import io.umdev.mdev.MdevDriver;
+import io.umdev.vhost.VhostMdevDriver;
 import java.util.Set;
 
 /**
  * The drivers the daemon registers on the bus, in the order given here (which is the order matching
- * tries them). None exist yet; each driver's issue adds one line, e.g.
- *
- * <pre>{@code
- * @Provides @IntoSet static MdevDriver vhost(VhostMdevDriver driver) { return driver; }
- * }</pre>
+ * tries them). Each driver's issue adds one provider.
  */
 @Module
 public interface DriverModule {
     @Multibinds
     Set<MdevDriver> drivers();
+
+    /** vhost-user backends, for instances whose driver override is {@value VhostMdevDriver#NAME}; sockets in the run dir. */
+    @Provides
+    @IntoSet
+    static MdevDriver vhost(DaemonOptions options) {
+        return new VhostMdevDriver(options.runDir());
+    }
 }

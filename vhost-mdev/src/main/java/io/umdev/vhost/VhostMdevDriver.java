@@ -94,6 +94,7 @@ public final class VhostMdevDriver implements MdevDriver {
      * How to reach a bound instance: its socket and the QEMU and DPDK testpmd command-line pieces that
      * attach to it (guest RAM must be shared: {@code memory-backend-memfd,share=on}).
      */
+    @Override
     public Map<String, String> endpoint(MdevInstance instance) {
         VhostUserServer server = servers.get(instance.uuid());
         if (server == null) {
