@@ -75,6 +75,10 @@ public final class VhostUserSession implements AutoCloseable {
      * IOVAs translated by IOTLB messages, which this backend does not implement.
      */
     static final long WITHHELD = VirtioFeature.bit(VirtioFeature.ACCESS_PLATFORM);
+    /** Net bits served by the control queue, which a vhost-user net front-end emulates itself. */
+    static final long FRONTEND_CONTROL_QUEUE_BITS = VirtioFeature.bits(NetSpec.F_CTRL_RX, NetSpec.F_CTRL_RX_EXTRA,
+            NetSpec.F_CTRL_VLAN, NetSpec.F_CTRL_MAC_ADDR, NetSpec.F_MQ, NetSpec.F_GUEST_ANNOUNCE,
+            NetSpec.F_CTRL_GUEST_OFFLOADS);
     /** The largest dirty log accepted: 1 GiB of bitmap covers 32 TiB of guest memory. */
     static final long MAX_LOG_BYTES = 1L << 30;
     private static final int STATUS_MASK = 0xff;
@@ -93,6 +97,7 @@ public final class VhostUserSession implements AutoCloseable {
     private long features;
     private boolean featuresSet;
     private long protocolFeatures;
+    private boolean protocolFeaturesSet;
     private boolean owned;
     private int frontendStatus;
     private Region[] regions = new Region[0];
@@ -294,6 +299,7 @@ public final class VhostUserSession implements AutoCloseable {
                     + " were not offered");
         }
         protocolFeatures = wanted;
+        protocolFeaturesSet = true;
         return true;
     }
 
@@ -345,7 +351,7 @@ public final class VhostUserSession implements AutoCloseable {
         if (!featuresSet) {
             throw new Refused(Errno.EINVAL, "no SET_FEATURES yet");
         }
-        long virtio = features & ~VHOST_BITS;
+        long virtio = deviceFeatures();
         int st = device.status();
         if ((st & DeviceStatus.FEATURES_OK) != 0 && (st & DeviceStatus.NEEDS_RESET) == 0
                 && device.driverFeatures() == virtio) {
@@ -366,6 +372,27 @@ public final class VhostUserSession implements AutoCloseable {
             LOG.warn("{}: the device refused features {}", name, VirtioFeature.describe(virtio));
         }
         return accepted;
+    }
+
+    /**
+     * F_PROTOCOL_FEATURES counts as negotiated once it is in SET_FEATURES or the front-end has set protocol
+     * features: QEMU disables rings with SET_VRING_ENABLE before its first SET_FEATURES.
+     */
+    private boolean protocolFeaturesNegotiated() {
+        return ProtocolFeature.has(features, ProtocolFeature.F_PROTOCOL_FEATURES) || protocolFeaturesSet;
+    }
+
+    /**
+     * The virtio features the device is given. A net front-end (QEMU, DPDK) emulates the control queue
+     * itself and never passes CTRL_VQ, yet may pass bits served there (CTRL_RX, MQ...): the device must
+     * not see those without a control queue, so they stay between the front-end and its emulation.
+     */
+    private long deviceFeatures() {
+        long virtio = features & ~VHOST_BITS;
+        if (device.deviceId() == VirtioId.NET && !VirtioFeature.has(virtio, NetSpec.F_CTRL_VQ)) {
+            virtio &= ~FRONTEND_CONTROL_QUEUE_BITS;
+        }
+        return virtio;
     }
 
     private boolean packed() {
@@ -607,7 +634,7 @@ public final class VhostUserSession implements AutoCloseable {
                     r.kick.close();
                 }
                 r.kick = kick;
-                if (!ProtocolFeature.has(features, ProtocolFeature.F_PROTOCOL_FEATURES)) {
+                if (!protocolFeaturesNegotiated()) {
                     r.enabled = true;
                 }
                 if (r.running) {
@@ -659,7 +686,7 @@ public final class VhostUserSession implements AutoCloseable {
     }
 
     private boolean setVringEnable(Message m) throws Refused {
-        if (!ProtocolFeature.has(features, ProtocolFeature.F_PROTOCOL_FEATURES)) {
+        if (!protocolFeaturesNegotiated()) {
             throw new Refused(Errno.EINVAL, "SET_VRING_ENABLE needs F_PROTOCOL_FEATURES negotiated");
         }
         expect(m, Payloads.VRING_STATE_SIZE, 0);
