@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Step "dpdk": the DPDK peer image for the vhost-user ITs: Debian trixie minbase with Debian's `dpdk`
-# (dpdk-testpmd and the PMDs, virtio_user and vhost among them), imported with `docker import` (nothing is
+# (dpdk-testpmd from dpdk-dev, the virtio_user and vhost PMDs), imported with `docker import` (nothing is
 # pulled). A rootfs of its own, so the QEMU image and the guest never change because of it.
 # Result: image umdev/dpdk-peer:<dpdk>-<recipe12>. Prints the tag on stdout.
 set -euo pipefail
@@ -9,7 +9,8 @@ source "$(dirname "$0")/lib.sh"
 
 readonly SUITE=trixie
 readonly MIRROR=http://deb.debian.org/debian
-readonly PACKAGES="dpdk"
+# dpdk-dev ships dpdk-testpmd; the PMDs the tests use are only recommended, so named.
+readonly PACKAGES="dpdk dpdk-dev librte-net-virtio25 librte-net-vhost25 librte-mempool-ring25"
 readonly REPOSITORY=umdev/dpdk-peer
 readonly RECIPE_LABEL=io.umdev.recipe
 
