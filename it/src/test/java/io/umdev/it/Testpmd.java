@@ -37,7 +37,7 @@ final class Testpmd implements AutoCloseable {
     static Testpmd start(String image, String name, Path bindDir, Path logDir, int seconds, List<String> eal,
             List<String> app) throws IOException {
         List<String> command = new ArrayList<>(List.of("docker", "run", "--rm", "--name", name, "--network", "none",
-                "-v", bindDir + ":" + bindDir, image, "timeout", "-s", "INT", Integer.toString(seconds), "dpdk-testpmd",
+                "-v", bindDir + ":" + bindDir, image, "timeout", "--preserve-status", "-s", "INT", Integer.toString(seconds), "dpdk-testpmd",
                 "--no-pci", "--no-huge", "-m", "256", "--file-prefix", name));
         command.addAll(eal);
         command.add("--");
