@@ -204,8 +204,9 @@ public final class VhostUserSession implements AutoCloseable {
         return switch (request) {
             case Request.GET_FEATURES, Request.GET_PROTOCOL_FEATURES, Request.GET_VRING_BASE, Request.GET_QUEUE_NUM,
                     Request.GET_CONFIG, Request.GET_STATUS -> true;
-            // With LOG_SHMFD the front-end waits for an empty reply once the log is mapped.
-            case Request.SET_LOG_BASE -> true;
+            // With LOG_SHMFD the front-end waits for an empty reply once the log is mapped (QEMU reads no
+            // status from it, so a refused log can only be logged here).
+            case Request.SET_LOG_BASE -> ProtocolFeature.has(protocolFeatures, ProtocolFeature.LOG_SHMFD);
             default -> false;
         };
     }

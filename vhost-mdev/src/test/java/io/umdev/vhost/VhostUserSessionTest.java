@@ -195,6 +195,16 @@ class VhostUserSessionTest {
     }
 
     @Test
+    void ringsCanBeDisabledBeforeTheFirstSetFeaturesOnceProtocolFeaturesAreSet() throws Exception {
+        try (TestFrontend f = connect()) {
+            // QEMU's order for net: protocol features, then SET_VRING_ENABLE 0 on every ring, SET_FEATURES later.
+            f.send(Request.SET_PROTOCOL_FEATURES, TestFrontend.u64(VhostUserSession.PROTOCOL_FEATURES));
+            assertEquals(0, f.ack(Request.SET_VRING_ENABLE, TestFrontend.state(0, 0)));
+            assertEquals(0, f.ack(Request.SET_VRING_ENABLE, TestFrontend.state(1, 0)));
+        }
+    }
+
+    @Test
     void statusIsRecordedAndFeaturesOkIsCheckedAgainstTheDevice() throws Exception {
         try (TestFrontend f = connect()) {
             f.negotiate(0, 0);
