@@ -114,7 +114,7 @@ public final class VhostMdevDriver implements MdevDriver {
                         + ",reconnect-ms=1000 -netdev vhost-user,id=net0,chardev=vu0 -device virtio-net-pci,netdev=net0,mac="
                         + mac);
                 m.put("testpmd", "dpdk-testpmd --no-pci --no-huge -m 512 --vdev=net_virtio_user0,path=" + socket
-                        + ",queues=1,mac=" + mac + " -- -i");
+                        + ",queues=1,mac=" + mac + " -- -i --total-num-mbufs=8192");
             }
             default -> m.put("qemu", memory + " -chardev socket,id=vu0,path=" + socket
                     + " -device vhost-user-device-pci,chardev=vu0");
