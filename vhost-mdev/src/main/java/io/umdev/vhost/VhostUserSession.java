@@ -723,6 +723,10 @@ public final class VhostUserSession implements AutoCloseable {
         long desc = toGuest(r.descUser, descBytes, "descriptor table of vring " + q);
         long avail = toGuest(r.availUser, availBytes, "driver area of vring " + q);
         long used = toGuest(r.usedUser, usedBytes, "device area of vring " + q);
+        // Refused here with an errno rather than left to the engine, which would mark the device NEEDS_RESET.
+        checkAligned(desc, packed ? PackedRing.DESC_ALIGN : SplitRing.DESC_ALIGN, "descriptor table", q);
+        checkAligned(avail, packed ? PackedRing.EVENT_ALIGN : SplitRing.AVAIL_ALIGN, "driver area", q);
+        checkAligned(used, packed ? PackedRing.EVENT_ALIGN : SplitRing.USED_ALIGN, "device area", q);
         device.setQueueSize(q, num);
         device.setQueueAddress(q, desc, avail, used);
         device.setQueueState(q, baseState(r.base, packed));
@@ -737,6 +741,13 @@ public final class VhostUserSession implements AutoCloseable {
         // Buffers made available before the kick eventfd existed are not lost.
         device.kick(q);
         LOG.debug("{}: vring {} started (size {}, base 0x{})", name, q, num, Integer.toHexString(r.base));
+    }
+
+    private static void checkAligned(long address, int alignment, String what, int q) throws Refused {
+        if ((address & (alignment - 1)) != 0) {
+            throw new Refused(Errno.EINVAL, String.format("%s of vring %d at 0x%x is not %d-byte aligned", what, q,
+                    address, alignment));
+        }
     }
 
     /** Stops ring q, keeping its position as the base GET_VRING_BASE answers. */

@@ -305,6 +305,12 @@ class VhostUserSessionTest {
             assertEquals(0, f.ack(Request.SET_VRING_ENABLE, TestFrontend.state(0, 1)));
             assertEquals(Errno.EFAULT, f.ack(Request.SET_VRING_KICK, TestFrontend.u64(0), kick.fd().duplicate()));
             assertFalse(device.queueReady(0));
+            // A misaligned used ring is refused too, and the device is not left needing a reset.
+            assertEquals(0, f.ack(Request.SET_VRING_ADDR, TestFrontend.addr(0, 0, ram.uva(vq.desc), ram.uva(vq.used + 2),
+                    ram.uva(vq.avail), 0)));
+            assertEquals(Errno.EINVAL, f.ack(Request.SET_VRING_KICK, TestFrontend.u64(0), kick.fd().duplicate()));
+            assertFalse(device.queueReady(0));
+            assertEquals(0, device.status() & DeviceStatus.NEEDS_RESET);
 
             // Log, config, unknown requests, payloads on a message that has none.
             assertEquals(0, f.get(Request.SET_LOG_BASE, TestFrontend.log(4096, 0)).length);
