@@ -160,13 +160,18 @@ public final class QemuGuest {
      * reconnects after a drop). The virtio-blk config, serial included, comes from the backend.
      */
     public QemuGuest vhostUserBlk(Path socket, int queues) {
+        return vhostUserBlk(socket, queues, false);
+    }
+
+    /** {@link #vhostUserBlk(Path, int)}, with {@code packed} asking QEMU to offer packed virtqueues. */
+    public QemuGuest vhostUserBlk(Path socket, int queues, boolean packed) {
         Path path = socket.toAbsolutePath();
         bind(path.getParent());
         String chardev = nextId("vub");
         return device(
                 "-chardev", "socket,id=%s,path=%s,reconnect-ms=%d".formatted(chardev, path, VHOST_RECONNECT.toMillis()),
-                "-device", "{\"driver\":\"vhost-user-blk-pci\",\"chardev\":%s,\"num-queues\":%d,\"disable-legacy\":\"on\"}"
-                        .formatted(Json.quote(chardev), queues));
+                "-device", "{\"driver\":\"vhost-user-blk-pci\",\"chardev\":%s,\"num-queues\":%d,\"packed\":%b,\"disable-legacy\":\"on\"}"
+                        .formatted(Json.quote(chardev), queues, packed));
     }
 
     /** virtio-net-pci on QEMU's vhost-user netdev, its backend listening at this host socket. */

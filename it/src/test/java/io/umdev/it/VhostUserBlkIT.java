@@ -75,6 +75,37 @@ class VhostUserBlkIT {
         }
     }
 
+    @Test
+    void packedRingsAndTwoQueuesOverVhostUserKeepTheGuestsData(QemuPeer peer, @TempDir Path dir) throws Exception {
+        Path run = Files.createDirectories(dir.resolve("run"));
+        Path backing = dir.resolve("sim-blk.img");
+        try (VhostBackends umdev = new VhostBackends(run, Files.createDirectories(dir.resolve("state")))) {
+            MdevInstance disk = umdev.create(SimBlkParent.NAME, SimBlkParent.TYPE, Map.of(
+                    SimBlkParent.CAPACITY, Long.toString(DISK_BYTES), SimBlkParent.BACKING_FILE, backing.toString(),
+                    SimBlkParent.NUM_QUEUES, "2"));
+            GuestRun guest = peer.guest("vhost-user-blk-packed")
+                    .workloads(Workload.VIRTIO, Workload.BLK)
+                    .vhostUserBlk(umdev.socket(disk), 2, true)
+                    .guestParam("blk.devs", "vda")
+                    .guestParam("blk.seq_mib", 8)
+                    .guestParam("blk.rand_ops", 200)
+                    .guestParam("blk.integrity_mib", INTEGRITY_MIB)
+                    .run();
+            GuestResults results = guest.results();
+            assertTrue(results.succeeded(), () -> "guest reported errors: " + results.errors());
+            io.umdev.it.VirtioDevice virtio = results.virtioDevices().stream()
+                    .filter(d -> d.deviceId() == io.umdev.it.VirtioDevice.ID_BLOCK).findFirst().orElseThrow();
+            assertTrue(virtio.hasFeature(io.umdev.it.VirtioDevice.F_RING_PACKED), () -> "packed rings were negotiated: " + virtio);
+            BlockIntegrity integrity = results.block("vda").integrity();
+            assertTrue(integrity.verified(), integrity::toString);
+            assertEquals(integrity.crc32(), DiskImage.crc32(backing, integrity.offset(), integrity.bytes()));
+            VirtioDevice device = disk.device().unwrap(VirtioDevice.class).orElseThrow();
+            assertTrue(device.queueStatistics(0).requests() + device.queueStatistics(1).requests() > 0);
+            LOG.info("packed, 2 queues: q0 {} requests, q1 {} requests", device.queueStatistics(0).requests(),
+                    device.queueStatistics(1).requests());
+        }
+    }
+
     private static BlockReport report(GuestResults results, String serial) {
         for (BlockDevice d : results.blockDevices()) {
             if (d.serial().equals(Optional.of(serial))) {
