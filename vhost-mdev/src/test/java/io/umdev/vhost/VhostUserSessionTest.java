@@ -195,6 +195,18 @@ class VhostUserSessionTest {
     }
 
     @Test
+    void vringBasesUseVhostsEncodingForSplitAndPackedRings() {
+        assertEquals(new io.umdev.virtio.transport.SplitQueueState(0x1234), VhostUserSession.baseState(0x1234, false));
+        var packed = new io.umdev.virtio.transport.PackedQueueState(5, true, 3, false);
+        int wrap = 1 << io.umdev.virtio.spec.PackedRing.EVENT_WRAP_BIT;
+        assertEquals(5 | wrap | (3 << 16), VhostUserSession.encodeBase(packed));
+        assertEquals(packed, VhostUserSession.baseState(VhostUserSession.encodeBase(packed), true));
+        // DPDK sends only the avail half: every buffer before it counts as used.
+        assertEquals(new io.umdev.virtio.transport.PackedQueueState(7, true, 7, true),
+                VhostUserSession.baseState(7 | wrap, true));
+    }
+
+    @Test
     void ringsCanBeDisabledBeforeTheFirstSetFeaturesOnceProtocolFeaturesAreSet() throws Exception {
         try (TestFrontend f = connect()) {
             // QEMU's order for net: protocol features, then SET_VRING_ENABLE 0 on every ring, SET_FEATURES later.
@@ -339,6 +351,8 @@ class VhostUserSessionTest {
                 }
             }, "the backend to close the connection");
         }
+        // One front-end at a time: the next is served once the broken one's session has ended.
+        await(() -> !server.connected(), "the session to end");
         try (TestFrontend oversized = connect()) {
             oversized.socket.write(TestFrontend.bytes(12).putInt(Request.SET_MEM_TABLE).putInt(1).putInt(1 << 20).flip());
             java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(16);
