@@ -6,6 +6,7 @@ import dagger.multibindings.IntoSet;
 import dagger.multibindings.Multibinds;
 import io.umdev.mdev.MdevDriver;
 import io.umdev.vfiouser.server.ServerOptions;
+import io.umdev.vhost.VhostMdevDriver;
 import io.umdev.virtio.driver.VirtioInprocDriver;
 import io.umdev.virtio.pci.VirtioPciDriver;
 import jakarta.inject.Singleton;
@@ -42,5 +43,12 @@ public interface DriverModule {
     @IntoSet
     static MdevDriver virtioInproc() {
         return new VirtioInprocDriver();
+    }
+
+    /** vhost-user backends, for instances whose driver override is {@value VhostMdevDriver#NAME}; sockets in the run dir. */
+    @Provides
+    @IntoSet
+    static MdevDriver vhost(DaemonOptions options) {
+        return new VhostMdevDriver(options.runDir());
     }
 }

@@ -51,6 +51,20 @@ public record Provisioning(String image, String qemuVersion, Path guestKernel, P
                 required(properties, file, "guest.kernel.release")));
     }
 
+    /** The DPDK peer image (it/provision/dpdk.sh), if provisioning recorded one. */
+    public static Optional<String> dpdkImage(Path cacheDirectory) throws IOException {
+        Path file = cacheDirectory.resolve(PROPERTIES_FILE);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        Properties properties = new Properties();
+        try (Reader reader = Files.newBufferedReader(file)) {
+            properties.load(reader);
+        }
+        String image = properties.getProperty("dpdk.image");
+        return image == null || image.isBlank() ? Optional.empty() : Optional.of(image.strip());
+    }
+
     private static String required(Properties properties, Path file, String key) throws IOException {
         String value = properties.getProperty(key);
         if (value == null || value.isBlank()) {

@@ -49,6 +49,8 @@ public final class QemuGuest {
     private static final int CONTAINER_SUFFIX_LENGTH = 8;
     /** How often a stream-netdev client retries while its server peer is not listening yet. */
     private static final Duration NET_RECONNECT = Duration.ofMillis(100);
+    /** How soon QEMU reconnects to a vhost-user backend that dropped the connection. */
+    private static final Duration VHOST_RECONNECT = Duration.ofSeconds(1);
 
     private final QemuPeer peer;
     private final String name;
@@ -149,6 +151,39 @@ public final class QemuGuest {
         return device(
                 "-netdev", "{\"type\":\"stream\",\"id\":%s,\"server\":%s,\"addr\":{\"type\":\"unix\",\"path\":%s}%s}"
                         .formatted(Json.quote(netdev), listen, Json.quote(path.toString()), reconnect),
+                "-device", "{\"driver\":\"virtio-net-pci\",\"netdev\":%s,\"mac\":%s,\"romfile\":\"\",\"disable-legacy\":\"on\"}"
+                        .formatted(Json.quote(netdev), Json.quote(mac)));
+    }
+
+    /**
+     * QEMU's vhost-user-blk-pci on a vhost-user backend listening at this host socket (QEMU connects, and
+     * reconnects after a drop). The virtio-blk config, serial included, comes from the backend.
+     */
+    public QemuGuest vhostUserBlk(Path socket, int queues) {
+        return vhostUserBlk(socket, queues, false);
+    }
+
+    /** {@link #vhostUserBlk(Path, int)}, with {@code packed} asking QEMU to offer packed virtqueues. */
+    public QemuGuest vhostUserBlk(Path socket, int queues, boolean packed) {
+        Path path = socket.toAbsolutePath();
+        bind(path.getParent());
+        String chardev = nextId("vub");
+        return device(
+                "-chardev", "socket,id=%s,path=%s,reconnect-ms=%d".formatted(chardev, path, VHOST_RECONNECT.toMillis()),
+                "-device", "{\"driver\":\"vhost-user-blk-pci\",\"chardev\":%s,\"num-queues\":%d,\"packed\":%b,\"disable-legacy\":\"on\"}"
+                        .formatted(Json.quote(chardev), queues, packed));
+    }
+
+    /** virtio-net-pci on QEMU's vhost-user netdev, its backend listening at this host socket. */
+    public QemuGuest vhostUserNet(Path socket, String mac) {
+        Path path = socket.toAbsolutePath();
+        bind(path.getParent());
+        String chardev = nextId("vun");
+        String netdev = nextId("net");
+        return device(
+                "-chardev", "socket,id=%s,path=%s,reconnect-ms=%d".formatted(chardev, path, VHOST_RECONNECT.toMillis()),
+                "-netdev", "{\"type\":\"vhost-user\",\"id\":%s,\"chardev\":%s}".formatted(Json.quote(netdev),
+                        Json.quote(chardev)),
                 "-device", "{\"driver\":\"virtio-net-pci\",\"netdev\":%s,\"mac\":%s,\"romfile\":\"\",\"disable-legacy\":\"on\"}"
                         .formatted(Json.quote(netdev), Json.quote(mac)));
     }

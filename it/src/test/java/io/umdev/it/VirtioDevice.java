@@ -19,6 +19,7 @@ public record VirtioDevice(
     public static final int STATUS_FAILED = 0x80;
     /** Feature bit: the device is a modern (virtio 1.x) device. */
     public static final int F_VERSION_1 = 32;
+    public static final int F_RING_PACKED = 34;
 
     static VirtioDevice from(ResultLine line) {
         return new VirtioDevice(

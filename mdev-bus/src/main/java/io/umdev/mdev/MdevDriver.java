@@ -1,5 +1,6 @@
 package io.umdev.mdev;
 
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -27,4 +28,12 @@ public interface MdevDriver {
 
     /** Lets go of a bound instance: stop serving it and release what probe set up. Cannot refuse. */
     void remove(MdevInstance instance);
+
+    /**
+     * How a client reaches a bound instance, for {@code umdevctl show}: label to text (a socket path, a QEMU
+     * command line...), in display order. Empty when there is nothing to say. Must not block.
+     */
+    default Map<String, String> endpoint(MdevInstance instance) {
+        return Map.of();
+    }
 }

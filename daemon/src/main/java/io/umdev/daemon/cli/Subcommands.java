@@ -368,6 +368,7 @@ final class Subcommands {
                 stats.properties().forEach(e -> counters.add(e.getKey() + "=" + e.getValue().asText()));
                 table.row("statistics:", String.join(", ", counters));
             }
+            result.path("endpoint").properties().forEach(e -> table.row(e.getKey() + ":", e.getValue().asText()));
             table.print(out);
         }
     }

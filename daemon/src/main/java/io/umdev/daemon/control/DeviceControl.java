@@ -196,6 +196,10 @@ public final class DeviceControl {
                 () -> node.putNull("instance"));
         definition.ifPresentOrElse(d -> node.set("definition", definitionJson(d)), () -> node.putNull("definition"));
         instance.ifPresent(i -> node.set("statistics", deviceStatistics(i)));
+        instance.flatMap(MdevInstance::driver).ifPresent(d -> {
+            ObjectNode endpoint = node.putObject("endpoint");
+            d.endpoint(instance.get()).forEach(endpoint::put);
+        });
         return node;
     }
 

@@ -283,5 +283,19 @@ class ControlProtocolTest {
         @Override
         public void remove(MdevInstance instance) {
         }
+
+        @Override
+        public java.util.Map<String, String> endpoint(MdevInstance instance) {
+            return java.util.Map.of("socket", "/run/" + name + "/" + instance.uuid() + ".sock");
+        }
+    }
+
+    @Test
+    void showCarriesTheBindingDriversEndpoint() throws Exception {
+        ok("{\"op\":\"start\",\"uuid\":\"" + U1 + "\",\"parent\":\"loop\",\"type\":\"net\"}");
+        assertTrue(ok("{\"op\":\"show\",\"uuid\":\"" + U1 + "\"}").path("endpoint").isMissingNode(), "unbound: none");
+        bus.addDriver(new Recorder("first"));
+        JsonNode shown = ok("{\"op\":\"show\",\"uuid\":\"" + U1 + "\"}");
+        assertEquals("/run/first/" + U1 + ".sock", shown.path("endpoint").path("socket").asText());
     }
 }
