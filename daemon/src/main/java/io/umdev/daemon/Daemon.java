@@ -157,7 +157,7 @@ public final class Daemon implements AutoCloseable {
                 continue;
             }
             try {
-                bus.create(new CreateRequest(entry.uuid(), entry.parent(), entry.type(), entry.attrs(),
+                bus.create(new CreateRequest(entry.uuid(), entry.parent(), entry.type(), entry.attrs(options.stateDir()),
                         entry.driver().orElse(null)));
                 created++;
             } catch (MdevException e) {

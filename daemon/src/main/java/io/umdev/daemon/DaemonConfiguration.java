@@ -32,13 +32,17 @@ import java.util.UUID;
  * }</pre>
  *
  * Each entry takes {@code uuid}, {@code parent}, {@code type} (required), {@code attrs} and
- * {@code driver} (optional), and a {@code label} for log lines. A definition with the same UUID wins
- * over an entry.
+ * {@code driver} (optional), and a {@code label} for log lines and socket names (the virtio-pci driver
+ * serves the instance on {@code RUN-DIR/<label>.sock}). In attribute values {@value #STATE_DIR} stands
+ * for the daemon's state directory (the default's {@code blk0} disk is {@code ${state}/blk0.img}). A
+ * definition with the same UUID wins over an entry.
  *
  * @param source where it came from, for log lines
  */
 public record DaemonConfiguration(String source, List<Entry> instances) {
     public static final String EMBEDDED = "io/umdev/daemon/default-config.json";
+    /** Stands for the state directory in attribute values. */
+    public static final String STATE_DIR = "${state}";
 
     /** One instance to create at start. */
     public record Entry(String label, UUID uuid, String parent, String type, SequencedMap<String, String> attrs,
@@ -47,10 +51,23 @@ public record DaemonConfiguration(String source, List<Entry> instances) {
         public String describe() {
             return label.isEmpty() ? uuid.toString() : label + " (" + uuid + ")";
         }
+
+        /** The attributes with {@value #STATE_DIR} replaced by {@code stateDir}. */
+        public SequencedMap<String, String> attrs(Path stateDir) {
+            SequencedMap<String, String> resolved = new LinkedHashMap<>();
+            attrs.forEach((k, v) -> resolved.put(k, v.replace(STATE_DIR, stateDir.toString())));
+            return resolved;
+        }
     }
 
     public DaemonConfiguration {
         instances = List.copyOf(instances);
+    }
+
+    /** The label the configuration gives instance {@code uuid}, if any. */
+    public Optional<String> label(UUID uuid) {
+        return instances.stream().filter(e -> e.uuid().equals(uuid) && !e.label().isEmpty()).map(Entry::label)
+                .findFirst();
     }
 
     public static DaemonConfiguration embedded() throws IOException, JsonFieldException {

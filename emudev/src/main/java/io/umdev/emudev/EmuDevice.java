@@ -51,6 +51,7 @@ public final class EmuDevice implements AutoCloseable {
     private final Bar[] bars;
     private final DeviceInterrupts interrupts;
     private final DmaTable dma;
+    private final boolean ownsDma;
     private final List<EmuQueue> queues;
     private final Map<Integer, Integer> capabilities;
     private final Map<String, String> attributes;
@@ -59,13 +60,15 @@ public final class EmuDevice implements AutoCloseable {
     private volatile State state = State.CREATED;
 
     private EmuDevice(String name, PciIds ids, PciConfigSpace config, Bar[] bars, DeviceInterrupts interrupts,
-            DmaTable dma, List<EmuQueue> queues, Map<Integer, Integer> capabilities, Map<String, String> attributes) {
+            DmaTable dma, boolean ownsDma, List<EmuQueue> queues, Map<Integer, Integer> capabilities,
+            Map<String, String> attributes) {
         this.name = name;
         this.ids = ids;
         this.config = config;
         this.bars = bars;
         this.interrupts = interrupts;
         this.dma = dma;
+        this.ownsDma = ownsDma;
         this.queues = List.copyOf(queues);
         this.capabilities = Map.copyOf(capabilities);
         this.attributes = Collections.synchronizedMap(new LinkedHashMap<>(attributes));
@@ -182,7 +185,7 @@ public final class EmuDevice implements AutoCloseable {
         listeners.forEach(l -> l.reset(this));
     }
 
-    /** Releases the BAR memory, the DMA table and the interrupt eventfds. */
+    /** Releases the BAR memory, the DMA table (if the device made it) and the interrupt eventfds. */
     @Override
     public void close() {
         synchronized (this) {
@@ -196,7 +199,9 @@ public final class EmuDevice implements AutoCloseable {
                 bar.close();
             }
         }
-        dma.close();
+        if (ownsDma) {
+            dma.close();
+        }
         for (int i = 0; i < DeviceInterrupts.INDEX_COUNT; i++) {
             interrupts.index(i).reset();
         }
@@ -219,6 +224,7 @@ public final class EmuDevice implements AutoCloseable {
         private int queueCount;
         private int queueSize;
         private int maxDmaMappings = DEFAULT_MAX_DMA_MAPPINGS;
+        private DmaTable dmaTable;
         private boolean built;
 
         private Builder(String name, PciIds ids) {
@@ -291,6 +297,16 @@ public final class EmuDevice implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Uses {@code table} as the device's DMA context instead of a table of its own: the client's memory
+         * is mapped into it, so whoever else holds it (an mdev instance's parent) reaches the same memory.
+         * The device does not close a table it was given.
+         */
+        public Builder dmaTable(DmaTable table) {
+            this.dmaTable = java.util.Objects.requireNonNull(table, "table");
+            return this;
+        }
+
         public Builder attribute(String attributeName, String value) {
             attributes.put(attributeName, value);
             return this;
@@ -323,8 +339,9 @@ public final class EmuDevice implements AutoCloseable {
             for (int i = 0; i < queueCount; i++) {
                 queues.add(new EmuQueue(i, queueSize));
             }
-            return new EmuDevice(name, ids, config, bars, interrupts, new DmaTable(maxDmaMappings), queues,
-                    capabilityOffsets, attributes);
+            boolean owns = dmaTable == null;
+            return new EmuDevice(name, ids, config, bars, interrupts, owns ? new DmaTable(maxDmaMappings) : dmaTable,
+                    owns, queues, capabilityOffsets, attributes);
         }
 
         private void writeHeader(PciConfigSpace config) {

@@ -348,6 +348,10 @@ final class Subcommands {
                         + e.getValue().asText() + (given.contains(e.getKey()) ? "" : " (default)")));
                 table.row("attributes:", values.isEmpty() ? "-" : String.join(", ", values));
                 table.row("dma mappings:", instance.path("dmaMappings").asText());
+                if (!instance.path("socket").isMissingNode() && !instance.path("socket").isNull()) {
+                    table.row("vfio-user socket:", instance.path("socket").asText());
+                    table.row("qemu:", instance.path("qemu").asText());
+                }
             } else {
                 table.row("running:", "no");
             }

@@ -18,9 +18,11 @@ import io.umdev.mdev.MdevException;
 import io.umdev.mdev.MdevInstance;
 import io.umdev.mdev.MdevType;
 import io.umdev.mdev.ParentDevice;
+import io.umdev.virtio.pci.VirtioPciDriver;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -500,6 +502,15 @@ public final class DeviceControl {
         ObjectNode effective = node.putObject("effectiveAttrs");
         i.attributes().effective().forEach(effective::put);
         node.put("dmaMappings", i.context().hasDmaTable() ? i.dmaTable().size() : 0);
+        Optional<Path> socket = i.driver().filter(VirtioPciDriver.class::isInstance).map(VirtioPciDriver.class::cast)
+                .flatMap(d -> d.socketPath(i.uuid()));
+        socket.ifPresentOrElse(s -> {
+            node.put("socket", s.toString());
+            node.put("qemu", VirtioPciDriver.qemuCommandLine(s));
+        }, () -> {
+            node.putNull("socket");
+            node.putNull("qemu");
+        });
         node.put("defined", definition != null);
         if (definition != null) {
             node.put("start", definition.start().label());
