@@ -32,8 +32,8 @@ class MalformedVirtioGuestIT {
     private static final long DISK_BYTES = 256L << 20;
     private static final int INTEGRITY_MIB = 16;
     private static final String NEEDS_RESET = "device.needs_reset";
-    private static final Duration GUEST_TIMEOUT = Duration.ofMinutes(10);
-    private static final Duration BREAK_WAIT = Duration.ofMinutes(5);
+    private static final Duration GUEST_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration BREAK_WAIT = Duration.ofMinutes(3);
 
     /** Enough 4 KiB I/Os that the healthy guest is still working when the other device breaks. */
     private static final int HEALTHY_RANDOM_OPS = 20000;

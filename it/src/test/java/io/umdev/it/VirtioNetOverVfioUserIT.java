@@ -54,7 +54,7 @@ class VirtioNetOverVfioUserIT {
     private static final int F_CTRL_RX = 18;
     private static final int F_MQ = 22;
     private static final int F_CTRL_MAC_ADDR = 23;
-    private static final Duration GUEST_TIMEOUT = Duration.ofMinutes(10);
+    private static final Duration GUEST_TIMEOUT = Duration.ofMinutes(5);
 
     private static UmdevDaemon.Instance port(String label, UUID uuid, String mac) {
         return new UmdevDaemon.Instance(label, uuid, "sim-net", "net", Map.of("mac", mac, "max_vqp",
