@@ -75,6 +75,10 @@ final class LibC {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle PWRITE = bind("pwrite",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PREADV = bind("preadv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle PWRITEV = bind("pwritev",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
     private static final MethodHandle FDATASYNC = bind("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FLOCK = bind("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle FSYNC = bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -380,6 +384,44 @@ final class LibC {
             }
             if (errno(state) != Errno.EINTR) {
                 throw failure("pwrite", state);
+            }
+        }
+    }
+
+    /** preadv(2) of {@code count} struct iovec at {@code iov}, retried on EINTR. Returns the byte count. */
+    static long preadv(int fd, MemorySegment iov, int count, long offset) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            long n;
+            try {
+                n = (long) PREADV.invokeExact(state, fd, iov, count, offset);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (n >= 0) {
+                return n;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure("preadv", state);
+            }
+        }
+    }
+
+    /** pwritev(2) of {@code count} struct iovec at {@code iov}, retried on EINTR. Returns the byte count. */
+    static long pwritev(int fd, MemorySegment iov, int count, long offset) throws LinuxException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            long n;
+            try {
+                n = (long) PWRITEV.invokeExact(state, fd, iov, count, offset);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (n >= 0) {
+                return n;
+            }
+            if (errno(state) != Errno.EINTR) {
+                throw failure("pwritev", state);
             }
         }
     }

@@ -137,6 +137,48 @@ public final class RegularFile implements AutoCloseable {
     }
 
     /**
+     * Reads from {@code offset} into every buffer of {@code vector} with preadv, looping over short reads.
+     * The vector is consumed.
+     *
+     * @return the bytes read: less than the vector held only at the end of the file
+     */
+    public long readv(long offset, IoVector vector) throws LinuxException {
+        int number = acquire("preadv");
+        try {
+            long done = 0;
+            while (vector.count() > 0) {
+                long n = LibC.preadv(number, vector.remaining(), vector.count(), offset + done);
+                if (n == 0) {
+                    break;
+                }
+                vector.consume(n);
+                done += n;
+            }
+            return done;
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** Writes every buffer of {@code vector} at {@code offset} with pwritev, looping over short writes; consumes it. */
+    public void writev(long offset, IoVector vector) throws LinuxException {
+        int number = acquire("pwritev");
+        try {
+            long done = 0;
+            while (vector.count() > 0) {
+                long n = LibC.pwritev(number, vector.remaining(), vector.count(), offset + done);
+                if (n == 0) {
+                    throw new LinuxException("pwritev (no progress)", Errno.ENOSPC);
+                }
+                vector.consume(n);
+                done += n;
+            }
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
      * Makes the data written so far durable: fdatasync, or fsync when {@code metadata} (timestamps and
      * the like) must be durable too.
      */

@@ -50,7 +50,8 @@ class ControlProtocolTest {
         plugins = ParentPlugins.load(getClass().getClassLoader(), List.of(dir.resolve("plugins")),
                 new ParentEnvironment(dir.resolve("parents")));
         bus = new MdevBus();
-        bus.addParent(plugins.parents().getFirst());
+        // The class path also holds the sim-blk and sim-net parents (the daemon's defaults): take the plugin's.
+        bus.addParent(plugins.parents().stream().filter(p -> p.name().equals("loop")).findFirst().orElseThrow());
         store = new DefinitionStore(dir.resolve("definitions"));
         store.create();
         EventLog events = new EventLog();

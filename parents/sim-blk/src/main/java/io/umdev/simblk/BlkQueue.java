@@ -6,6 +6,7 @@ import static io.umdev.virtio.spec.BlkSpec.SECTOR_SHIFT;
 import static io.umdev.virtio.spec.BlkSpec.SECTOR_SIZE;
 import static io.umdev.virtio.spec.BlkSpec.SEG_SIZE;
 
+import io.umdev.linux.IoVector;
 import io.umdev.linux.LinuxException;
 import io.umdev.virtio.ring.DescriptorChain;
 import io.umdev.virtio.spec.BlkSpec;
@@ -52,6 +53,8 @@ final class BlkQueue implements RequestHandler {
     private final BlockStore store;
     private final long capacitySectors;
     private final boolean readOnly;
+    /** The guest buffers of the request in hand, for one preadv/pwritev; worker thread only. */
+    private final IoVector vector = IoVector.allocate(SimBlkDevice.QUEUE_SIZE);
     private final MemorySegment id;
     /** Single writer (the worker); read by management threads. */
     private final long[] counts = new long[COUNTERS];
@@ -137,6 +140,29 @@ final class BlkQueue implements RequestHandler {
         return ABANDONED;
     }
 
+    /**
+     * Fills {@link #vector} with {@code length} bytes of segments [from, to) of the chain after skipping
+     * {@code skip} bytes; false if they do not fit (the caller then goes segment by segment).
+     */
+    private boolean vectorOf(DescriptorChain chain, int from, int to, long skip, long length) {
+        vector.clear();
+        long left = length;
+        for (int i = from; i < to && left > 0; i++) {
+            long segment = Integer.toUnsignedLong(chain.length(i));
+            if (skip >= segment) {
+                skip -= segment;
+                continue;
+            }
+            long n = Math.min(segment - skip, left);
+            if (!vector.add(chain.memory(i), chain.memoryOffset(i) + skip, n)) {
+                return false;
+            }
+            left -= n;
+            skip = 0;
+        }
+        return left == 0;
+    }
+
     /** Whether a read or write of {@code length} bytes is whole sectors, within the limits the config space gives. */
     private static boolean validLength(long length) {
         return (length & (SECTOR_SIZE - 1)) == 0 && length <= SimBlkDevice.MAX_REQUEST_BYTES;
@@ -155,11 +181,16 @@ final class BlkQueue implements RequestHandler {
         long offset = sector << SECTOR_SHIFT;
         long left = length;
         try {
-            for (int i = chain.readableCount(); i < chain.segmentCount() && left > 0; i++) {
-                long n = Math.min(Integer.toUnsignedLong(chain.length(i)), left);
-                store.read(offset, chain.memory(i), chain.memoryOffset(i), n);
-                offset += n;
-                left -= n;
+            if (store instanceof FileStore file && vectorOf(chain, chain.readableCount(), chain.segmentCount(), 0, length)) {
+                // One preadv for the whole request instead of one pread per guest page.
+                file.readv(offset, vector);
+            } else {
+                for (int i = chain.readableCount(); i < chain.segmentCount() && left > 0; i++) {
+                    long n = Math.min(Integer.toUnsignedLong(chain.length(i)), left);
+                    store.read(offset, chain.memory(i), chain.memoryOffset(i), n);
+                    offset += n;
+                    left -= n;
+                }
             }
         } catch (LinuxException e) {
             return storeFailed("read", sector, e);
@@ -177,16 +208,21 @@ final class BlkQueue implements RequestHandler {
         long offset = sector << SECTOR_SHIFT;
         long skip = REQ_HDR_SIZE;
         try {
-            for (int i = 0; i < chain.readableCount(); i++) {
-                long segment = Integer.toUnsignedLong(chain.length(i));
-                if (skip >= segment) {
-                    skip -= segment;
-                    continue;
+            if (store instanceof FileStore file && vectorOf(chain, 0, chain.readableCount(), REQ_HDR_SIZE, length)) {
+                // One pwritev for the whole request instead of one pwrite per guest page.
+                file.writev(offset, vector);
+            } else {
+                for (int i = 0; i < chain.readableCount(); i++) {
+                    long segment = Integer.toUnsignedLong(chain.length(i));
+                    if (skip >= segment) {
+                        skip -= segment;
+                        continue;
+                    }
+                    long n = segment - skip;
+                    store.write(offset, chain.memory(i), chain.memoryOffset(i) + skip, n);
+                    offset += n;
+                    skip = 0;
                 }
-                long n = segment - skip;
-                store.write(offset, chain.memory(i), chain.memoryOffset(i) + skip, n);
-                offset += n;
-                skip = 0;
             }
             if (writeThrough) {
                 store.flush();

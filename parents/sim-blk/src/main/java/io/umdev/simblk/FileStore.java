@@ -1,6 +1,7 @@
 package io.umdev.simblk;
 
 import io.umdev.linux.Errno;
+import io.umdev.linux.IoVector;
 import io.umdev.linux.LinuxException;
 import io.umdev.linux.RegularFile;
 import java.lang.foreign.Arena;
@@ -105,6 +106,21 @@ public final class FileStore implements BlockStore {
             // Someone truncated the file under the disk: its data is gone, which is an IO error.
             throw new LinuxException("pread (short: " + path + " was truncated)", Errno.EIO);
         }
+    }
+
+    /** Reads the vector's bytes from {@code offset} with one preadv (more only after a short read); consumes it. */
+    public void readv(long offset, IoVector vector) throws LinuxException {
+        long length = vector.bytes();
+        Objects.checkFromIndexSize(offset, length, capacity);
+        if (file.readv(offset, vector) != length) {
+            throw new LinuxException("preadv (short: " + path + " was truncated)", Errno.EIO);
+        }
+    }
+
+    /** Writes the vector's bytes at {@code offset} with one pwritev (more only after a short write); consumes it. */
+    public void writev(long offset, IoVector vector) throws LinuxException {
+        Objects.checkFromIndexSize(offset, vector.bytes(), capacity);
+        file.writev(offset, vector);
     }
 
     @Override

@@ -239,9 +239,13 @@ public final class VirtioPciFunction implements AutoCloseable {
                 msix.signal(vector); // function masked: held in the PBA
             }
         } else {
-            isr.getAndUpdate(v -> v | isrBit);
+            isr.accumulateAndGet(isrBit, VirtioPciFunction::or); // a non-capturing function: no allocation
             interrupts.assertIntx();
         }
+    }
+
+    private static int or(int a, int b) {
+        return a | b;
     }
 
     private void configChanged() {

@@ -1,5 +1,6 @@
 package io.umdev.virtio.ring;
 
+import io.umdev.linux.Errno;
 import io.umdev.virtio.spec.VirtioFeature;
 import io.umdev.virtio.transport.DirtyLog;
 import io.umdev.vfiouser.dma.DmaDirection;
@@ -83,8 +84,16 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
 
     private long pendingCount;
     private long pendingBytes;
+    /** How long rings may stay outside the table (between an unmap and the map that restores them). */
+    public static final long UNMAPPED_GRACE_NANOS = 2_000_000_000L;
+    private static final long NANOS_PER_MILLI = 1_000_000L;
+
     private boolean active;
     private boolean broken;
+    /** Re-resolving the rings in {@link #begin()}: a range that is not mapped may be mid-remap, not an error yet. */
+    private boolean resolvingAgain;
+    /** When the rings were last found unmapped in {@link #begin()}, or 0 while they are mapped. */
+    private long unmappedSince;
     private String failure;
     private long generation;
     private int ticket;
@@ -154,6 +163,7 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
         }
         broken = false;
         failure = null;
+        unmappedSince = 0;
         if (!validSize(size) || size > maxSize) {
             return fail(String.format("queue size %d is not valid for a %s queue of at most %d entries", size,
                     isPacked() ? "packed" : "split", maxSize));
@@ -178,6 +188,7 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
     /** Stops using the rings; the position (queue state) is kept. */
     public final void deactivate() {
         active = false;
+        unmappedSince = 0;
         releaseRings();
     }
 
@@ -197,7 +208,13 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
     /**
      * Starts a pass on the worker thread: enters a DMA reader section and re-resolves the rings if the
      * table changed since they were resolved. False (and no section held) if the queue is inactive or
-     * broken, or its rings are no longer mapped (then it is broken too).
+     * broken, or its rings are not mapped right now.
+     *
+     * <p>A client remaps memory as an unmap followed by a map (QEMU does so when the guest's firmware
+     * changes the memory layout while its queue runs), and a pass may fall between the two. So a ring
+     * found outside the table here is not a fault at once: {@link #awaitingMemory()} turns true and the
+     * caller retries; only if the rings stay unmapped for {@link #UNMAPPED_GRACE_NANOS} does the queue
+     * break. A misaligned or wrongly permitted ring breaks it at once, as at {@link #activate()}.
      */
     public final boolean begin() {
         if (!active || broken) {
@@ -207,14 +224,35 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
         inPass = true;
         long g = table.generation();
         if (g != generation) {
-            generation = g;
             lastRegion = null;
-            if (!resolveRings()) {
+            resolvingAgain = true;
+            boolean resolved;
+            try {
+                resolved = resolveRings();
+            } finally {
+                resolvingAgain = false;
+            }
+            if (!resolved) {
+                if (!broken) {
+                    long now = System.nanoTime();
+                    if (unmappedSince == 0) {
+                        unmappedSince = now;
+                    } else if (now - unmappedSince > UNMAPPED_GRACE_NANOS) {
+                        fail("the rings have not been mapped for " + UNMAPPED_GRACE_NANOS / NANOS_PER_MILLI + " ms");
+                    }
+                }
                 end();
                 return false;
             }
+            generation = g;
+            unmappedSince = 0;
         }
         return true;
+    }
+
+    /** Whether the last {@link #begin()} found the rings unmapped (within the grace): retry the pass later. */
+    public final boolean awaitingMemory() {
+        return unmappedSince != 0 && !broken && active;
     }
 
     /** Ends the pass started by a true {@link #begin()}; publishes pending used entries first. */
@@ -308,6 +346,9 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
             }
             return memory.asSlice(r.offsetOf(address), length);
         } catch (DmaException e) {
+            if (resolvingAgain && e.errno() == Errno.EFAULT) {
+                return null; // not mapped right now: begin() decides whether that is still a remap
+            }
             fail(what + " is not usable: " + e.getMessage());
             return null;
         }

@@ -56,6 +56,8 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             | DeviceStatus.DRIVER_OK | DeviceStatus.FAILED;
     private static final int BITS_PER_WORD = Long.SIZE;
     private static final long JOIN_MILLIS = TimeUnit.SECONDS.toMillis(5);
+    /** How soon a queue whose rings are being remapped is tried again. */
+    private static final long MEMORY_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     /**
      * What a device is.
@@ -130,6 +132,9 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
     private final DmaTable[] addressSpaces;
     private final int[] groupAsid;
     private final AtomicLongArray pending;
+    /** Queues whose rings were found unmapped mid-remap; worker thread only. */
+    private final AtomicLongArray retry;
+    private boolean retryPending;
     private final MemorySegment config;
     private final Object configLock = new Object();
     /** Made at the first DRIVER_OK, so that an instance no driver ever starts costs no thread. */
@@ -171,6 +176,7 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         }
         this.groupAsid = new int[definition.queueGroupCount()];
         this.pending = new AtomicLongArray((queues.length + BITS_PER_WORD - 1) / BITS_PER_WORD);
+        this.retry = new AtomicLongArray(pending.length());
         this.config = MemorySegment.ofArray(new byte[definition.configSize()]);
     }
 
@@ -878,6 +884,26 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         }
     }
 
+    /** Queue q's rings are not mapped right now (a remap in progress): service it again after a short wait. */
+    private void markRetry(int q) {
+        retry.accumulateAndGet(q / BITS_PER_WORD, 1L << (q % BITS_PER_WORD), (a, b) -> a | b);
+        retryPending = true;
+    }
+
+    /** Moves the queues waiting for memory back to pending (worker thread, after its timed park). */
+    private void retryLater() {
+        if (!retryPending) {
+            return;
+        }
+        retryPending = false;
+        for (int w = 0; w < retry.length(); w++) {
+            long bits = retry.getAndSet(w, 0);
+            if (bits != 0) {
+                pending.accumulateAndGet(w, bits, (a, b) -> a | b);
+            }
+        }
+    }
+
     private boolean anyPending() {
         for (int w = 0; w < pending.length(); w++) {
             if (pending.get(w) != 0) {
@@ -902,9 +928,14 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             if (!worked) {
                 sleeping = true;
                 if (!anyPending() && !closed) {
-                    LockSupport.park(this);
+                    if (retryPending) {
+                        LockSupport.parkNanos(this, MEMORY_RETRY_NANOS);
+                    } else {
+                        LockSupport.park(this);
+                    }
                 }
                 sleeping = false;
+                retryLater();
             }
         }
     }
@@ -915,7 +946,13 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         try {
             Queue queue = queues[q];
             Virtqueue vq = queue.engine;
-            if (!running || suspended || closed || !queue.ready || vq == null || !vq.begin()) {
+            if (!running || suspended || closed || !queue.ready || vq == null) {
+                return;
+            }
+            if (!vq.begin()) {
+                if (vq.awaitingMemory()) {
+                    markRetry(q); // its rings are being remapped: come back shortly, kick or not
+                }
                 return;
             }
             try {

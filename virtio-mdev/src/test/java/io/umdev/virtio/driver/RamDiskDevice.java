@@ -57,7 +57,7 @@ public final class RamDiskDevice extends SoftwareVirtioDevice {
     }
 
     /** The disk's bytes (read them once the driver has its answer). */
-    MemorySegment contents() {
+    public MemorySegment contents() {
         return disk;
     }
 

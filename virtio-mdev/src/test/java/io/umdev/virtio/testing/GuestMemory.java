@@ -23,12 +23,35 @@ public final class GuestMemory implements AutoCloseable {
     private final long size;
     private final MappedMemory all;
     private final MemorySegment memory;
+    private final OwnedFd fd;
 
-    private GuestMemory(long iova, long size, MappedMemory all) {
+    private GuestMemory(long iova, long size, MappedMemory all, OwnedFd fd) {
         this.iova = iova;
         this.size = size;
         this.all = all;
         this.memory = all.segment();
+        this.fd = fd;
+    }
+
+    /**
+     * Memory for a client to map itself (vfio-user DMA_MAP of {@link #fd()} at file offset {@link #GUARD}):
+     * {@code size} bytes meant for {@code iova}, guards around them, mapped into no table here.
+     */
+    public static GuestMemory shared(long iova, long size) throws LinuxException {
+        OwnedFd fd = Memfd.create("guest", size + 2 * GUARD);
+        try {
+            MappedMemory all = MappedMemory.map(fd, 0, size + 2 * GUARD, true);
+            all.segment().fill(CANARY);
+            return new GuestMemory(iova, size, all, fd);
+        } catch (LinuxException | RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** The memfd behind a {@link #shared} memory (null otherwise); the file offset of the IOVA range is {@link #GUARD}. */
+    public OwnedFd fd() {
+        return fd;
     }
 
     /** Maps {@code size} bytes at {@code iova} into {@code table} with the given permissions. */
@@ -39,7 +62,7 @@ public final class GuestMemory implements AutoCloseable {
             MappedMemory all = MappedMemory.map(fd, 0, size + 2 * GUARD, true);
             all.segment().fill(CANARY);
             table.map(iova, size, readable, writable, fd.duplicate(), GUARD);
-            return new GuestMemory(iova, size, all);
+            return new GuestMemory(iova, size, all, null);
         } finally {
             fd.close();
         }
@@ -97,5 +120,8 @@ public final class GuestMemory implements AutoCloseable {
     @Override
     public void close() {
         all.close();
+        if (fd != null) {
+            fd.close();
+        }
     }
 }
