@@ -12,6 +12,14 @@
  *   umdev-probe net-link IFACE                   one "net-link" line
  *   umdev-probe net-recv PORT TIMEOUT_S          one "net-tcp role=recv" line
  *   umdev-probe net-send ADDR PORT MIB TIMEOUT_S one "net-tcp role=send" line
+ *   umdev-probe net-queues IFACE                 one "net-queues" line: the rx/tx queues the driver enabled
+ *   umdev-probe net-ctrl IFACE MAC GROUP         control-queue commands (MAC, promisc, allmulti, multicast
+ *                                                group): one "net-ctrl" line
+ *   umdev-probe blk-acked DEV SEED COUNT         numbered O_DSYNC 4 KiB writes, one "blk-ack" line per
+ *                                                acknowledged block (COUNT 0: to the end of the span)
+ *   umdev-probe boot DEV                         counts boots in the disk's last block: one "boot" line
+ *   umdev-probe virtio-loop VIRTIO_ID WAIT_S     a malformed driver: a descriptor loop on queue 0 of the
+ *                                                first such function, then reset and rebind: "virtio-loop"
  *   umdev-probe dma SEED HOLD_S                  drives umdev's sample DMA engine (1234:11e9): one "dma"
  *                                                line per operation, then waits HOLD_S seconds
  *
@@ -26,6 +34,8 @@
 #include <libgen.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -34,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -794,6 +805,355 @@ static int cmd_dma(uint64_t seed, int hold_s) {
     return failures ? 1 : 0;
 }
 
+
+/* net-ctrl */
+#define NET_RX_MODE_SETTLE_US 200000 /* virtio_net pushes a receive-mode change from a work item */
+/* blk-acked and boot: little-endian magics "UMDEVACK" and "UMDEVBOT" */
+#define ACK_MAGIC 0x4b43415645444d55ULL
+#define BOOT_MAGIC 0x544f425645444d55ULL
+#define ACK_HEADER 16                /* magic, sequence number */
+#define ACK_SEQ_MIX 0x9E3779B97F4A7C15ULL /* spreads sequence numbers over the pattern seed */
+/* virtio-loop: the virtio-pci modern layout (virtio 1.2, 4.1.4) */
+#define PCI_VENDOR_VIRTIO 0x1af4
+#define VIRTIO_PCI_MODERN_BASE 0x1040
+#define PCI_CAP_ID_VNDR 0x09
+#define VIRTIO_PCI_CAP_COMMON_CFG 1
+#define VIRTIO_PCI_CAP_NOTIFY_CFG 2
+#define VIRTIO_CAP_CFG_TYPE 3
+#define VIRTIO_CAP_BAR 4
+#define VIRTIO_CAP_OFFSET 8
+#define VIRTIO_CAP_LEN 16
+#define VIRTIO_NOTIFY_CAP_MULT 16
+#define VIRTIO_NOTIFY_CAP_LEN 20
+#define VIRTIO_COMMON_DFSELECT 0x00
+#define VIRTIO_COMMON_DF 0x04
+#define VIRTIO_COMMON_GFSELECT 0x08
+#define VIRTIO_COMMON_GF 0x0c
+#define VIRTIO_COMMON_STATUS 0x14
+#define VIRTIO_COMMON_Q_SELECT 0x16
+#define VIRTIO_COMMON_Q_SIZE 0x18
+#define VIRTIO_COMMON_Q_MSIX 0x1a
+#define VIRTIO_COMMON_Q_ENABLE 0x1c
+#define VIRTIO_COMMON_Q_NOFF 0x1e
+#define VIRTIO_COMMON_Q_DESC 0x20
+#define VIRTIO_COMMON_Q_AVAIL 0x28
+#define VIRTIO_COMMON_Q_USED 0x30
+#define VIRTIO_STATUS_ACKNOWLEDGE 0x01
+#define VIRTIO_STATUS_DRIVER 0x02
+#define VIRTIO_STATUS_DRIVER_OK 0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_F_VERSION_1_HIGH 0x1u        /* feature bit 32 in the high word */
+#define VIRTIO_F_ACCESS_PLATFORM_HIGH 0x2u  /* feature bit 33 */
+#define VIRTIO_MSI_NO_VECTOR 0xffff
+#define VRING_DESC_F_NEXT 1
+#define VIRTIO_RESET_POLLS 1000      /* 1 ms apart */
+#define LOOP_QUEUE_SIZE 8
+#define LOOP_DESC_AT 0
+#define LOOP_AVAIL_AT 256
+#define LOOP_USED_AT 512
+#define LOOP_DATA_AT 1024
+#define LOOP_DATA_LEN 16
+
+/* ---------- net: queues and control-queue commands ---------- */
+
+/* Counts sysfs entries starting with prefix: the queues the driver made real (rx-0, rx-1, ...). */
+static int count_prefixed(const char *dir, const char *prefix) {
+    struct dirent **entries;
+    int n = sorted_entries(dir, &entries), count = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strncmp(entries[i]->d_name, prefix, strlen(prefix))) count++;
+        free(entries[i]);
+    }
+    if (n >= 0) free(entries);
+    return count;
+}
+
+/* virtio_net sets the real queue counts to the pairs it enabled with VQ_PAIRS_SET on the control queue. */
+static int cmd_net_queues(const char *ifname) {
+    char dir[DIR_MAX];
+    snprintf(dir, sizeof dir, "/sys/class/net/%s/queues", ifname);
+    if (access(dir, F_OK) != 0) return fail("net", "queues", ifname);
+    emit("net-queues", "dev=%s rx=%d tx=%d", ifname, count_prefixed(dir, "rx-"), count_prefixed(dir, "tx-"));
+    return 0;
+}
+
+static int if_flags(int s, const char *ifname, short set, short clear) {
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return -1;
+    ifr.ifr_flags = (short)((ifr.ifr_flags | set) & ~clear);
+    return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+static void format_mac(const unsigned char *m, char *out, size_t cap) {
+    snprintf(out, cap, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+/*
+ * Makes virtio_net send control-queue commands, each an ordinary network operation: a live MAC change
+ * (MAC ADDR_SET), promiscuous on and off and all-multicast on and off (RX PROMISC/ALLMULTI), joining an IPv4
+ * multicast group (MAC TABLE_SET). The interface must be up (the receive mode is only pushed then).
+ * The membership is dropped when the socket closes: one more TABLE_SET.
+ */
+static int cmd_net_ctrl(const char *ifname, const char *new_mac, const char *group) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return fail("net-ctrl", "socket", ifname);
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    char before[32], after[32];
+    if (ioctl(s, SIOCGIFHWADDR, &ifr) != 0) { close(s); return fail("net-ctrl", "get-mac", ifname); }
+    format_mac((unsigned char *)ifr.ifr_hwaddr.sa_data, before, sizeof before);
+    unsigned m[6];
+    if (sscanf(new_mac, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) {
+        close(s);
+        errno = EINVAL;
+        return fail("net-ctrl", "parse-mac", new_mac);
+    }
+    for (int i = 0; i < 6; i++) ifr.ifr_hwaddr.sa_data[i] = (char)m[i];
+    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    if (ioctl(s, SIOCSIFHWADDR, &ifr) != 0) { close(s); return fail("net-ctrl", "set-mac", ifname); }
+    if (ioctl(s, SIOCGIFHWADDR, &ifr) != 0) { close(s); return fail("net-ctrl", "get-mac", ifname); }
+    format_mac((unsigned char *)ifr.ifr_hwaddr.sa_data, after, sizeof after);
+    if (if_flags(s, ifname, IFF_PROMISC, 0) != 0) { close(s); return fail("net-ctrl", "promisc-on", ifname); }
+    usleep(NET_RX_MODE_SETTLE_US); /* the driver pushes the receive mode from a work item */
+    if (if_flags(s, ifname, 0, IFF_PROMISC) != 0) { close(s); return fail("net-ctrl", "promisc-off", ifname); }
+    usleep(NET_RX_MODE_SETTLE_US);
+    if (if_flags(s, ifname, IFF_ALLMULTI, 0) != 0) { close(s); return fail("net-ctrl", "allmulti-on", ifname); }
+    usleep(NET_RX_MODE_SETTLE_US);
+    if (if_flags(s, ifname, 0, IFF_ALLMULTI) != 0) { close(s); return fail("net-ctrl", "allmulti-off", ifname); }
+    usleep(NET_RX_MODE_SETTLE_US);
+    struct ip_mreqn mreq = {0};
+    mreq.imr_ifindex = (int)if_nametoindex(ifname);
+    if (inet_pton(AF_INET, group, &mreq.imr_multiaddr) != 1) { close(s); errno = EINVAL; return fail("net-ctrl", "group", group); }
+    if (setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) {
+        close(s);
+        return fail("net-ctrl", "join", group);
+    }
+    usleep(NET_RX_MODE_SETTLE_US);
+    char maddrs[LIST_MAX] = "";
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "/proc/net/dev_mcast");
+    FILE *f = fopen(path, "r");
+    if (f) { /* "index name refcount global address" per line */
+        char line[256], name[64], addr[64];
+        int idx, ref, global;
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "%d %63s %d %d %63s", &idx, name, &ref, &global, addr) == 5 && !strcmp(name, ifname))
+                list_add(maddrs, sizeof maddrs, "%s", addr);
+        }
+        fclose(f);
+    }
+    close(s);
+    emit("net-ctrl", "dev=%s mac_before=%s mac_after=%s promisc=on,off allmulti=on,off group=%s mcast_macs=%s",
+         ifname, before, after, group, or_none(maddrs));
+    return strcasecmp(after, new_mac) == 0 ? 0 : 1;
+}
+
+/* ---------- blk: acknowledged writes, boot marker ---------- */
+
+/* One numbered 4 KiB block: magic, sequence number, then a pattern from the seed and the number. */
+static void acked_block(unsigned char *buf, uint64_t seed, uint64_t seq) {
+    uint64_t state = seed ^ (seq * ACK_SEQ_MIX), magic = ACK_MAGIC;
+    memcpy(buf, &magic, sizeof magic);
+    memcpy(buf + sizeof magic, &seq, sizeof seq);
+    fill_pattern(buf + ACK_HEADER, RAND_BLOCK - ACK_HEADER, &state);
+}
+
+/*
+ * Writes numbered blocks at consecutive 4 KiB offsets with O_DIRECT|O_DSYNC and prints one "blk-ack" line
+ * after each write returned: every printed block was acknowledged by the device, flush included. Stops
+ * after COUNT blocks (0: at the end of the benchmark span); meant to be killed half way.
+ */
+static int cmd_blk_acked(const char *dev, uint64_t seed, uint64_t count) {
+    const char *name = basename((char *)dev);
+    int fd = open(dev, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+    if (fd < 0) return fail("blk", "open", dev);
+    uint64_t size = 0;
+    if (ioctl(fd, BLKGETSIZE64, &size) != 0) { close(fd); return fail("blk", "ioctl", dev); }
+    uint64_t blocks = (size < SPAN_LIMIT ? size : SPAN_LIMIT) / RAND_BLOCK;
+    if (count == 0 || count > blocks) count = blocks;
+    unsigned char *buf = NULL;
+    if (posix_memalign((void **)&buf, RAND_BLOCK, RAND_BLOCK) != 0) { close(fd); return fail("blk", "alloc", dev); }
+    for (uint64_t seq = 0; seq < count; seq++) {
+        acked_block(buf, seed, seq);
+        if (pwrite(fd, buf, RAND_BLOCK, (off_t)(seq * RAND_BLOCK)) != (ssize_t)RAND_BLOCK) {
+            free(buf);
+            close(fd);
+            return fail("blk", "acked-write", dev);
+        }
+        emit("blk-ack", "dev=%s seq=%" PRIu64 " offset=%" PRIu64, name, seq, seq * RAND_BLOCK);
+    }
+    free(buf);
+    close(fd);
+    return 0;
+}
+
+/*
+ * Counts boots in the disk's last 4 KiB block (outside the span the blk workload writes): prints
+ * "boot count=N", N = 1 on a disk without the marker, and stores N durably.
+ */
+static int cmd_boot(const char *dev) {
+    int fd = open(dev, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+    if (fd < 0) return fail("boot", "open", dev);
+    uint64_t size = 0;
+    if (ioctl(fd, BLKGETSIZE64, &size) != 0) { close(fd); return fail("boot", "ioctl", dev); }
+    if (size < SPAN_LIMIT + RAND_BLOCK) { close(fd); errno = ENOSPC; return fail("boot", "size", dev); }
+    unsigned char *buf = NULL;
+    if (posix_memalign((void **)&buf, RAND_BLOCK, RAND_BLOCK) != 0) { close(fd); return fail("boot", "alloc", dev); }
+    off_t at = (off_t)(size / RAND_BLOCK * RAND_BLOCK - RAND_BLOCK);
+    uint64_t magic = 0, count = 0;
+    if (pread(fd, buf, RAND_BLOCK, at) != (ssize_t)RAND_BLOCK) { free(buf); close(fd); return fail("boot", "read", dev); }
+    memcpy(&magic, buf, sizeof magic);
+    if (magic == BOOT_MAGIC) memcpy(&count, buf + sizeof magic, sizeof count);
+    count++;
+    memset(buf, 0, RAND_BLOCK);
+    magic = BOOT_MAGIC;
+    memcpy(buf, &magic, sizeof magic);
+    memcpy(buf + sizeof magic, &count, sizeof count);
+    int ok = pwrite(fd, buf, RAND_BLOCK, at) == (ssize_t)RAND_BLOCK;
+    free(buf);
+    close(fd);
+    if (!ok) return fail("boot", "write", dev);
+    emit("boot", "dev=%s count=%" PRIu64 " offset=%lld", basename((char *)dev), count, (long long)at);
+    return 0;
+}
+
+/* ---------- a malformed virtio driver ---------- */
+
+/*
+ * Takes a modern virtio-pci function away from its driver and drives it by hand the way no correct driver
+ * would: one queue whose only available chain is a descriptor loop (0 -> 1 -> 0). A correct device marks
+ * itself NEEDS_RESET and completes nothing; the guest watches the status register, resets the device and
+ * gives it back to virtio-pci, whose driver must then find it working.
+ */
+static int find_virtio_cap(const unsigned char *cfg, size_t len, int type, unsigned *bar, uint32_t *off,
+                           uint32_t *multiplier) {
+    unsigned pos = cfg[PCI_CAP_PTR] & ~3u;
+    for (int guard = 0; pos >= PCI_CAP_PTR + 1 && pos + VIRTIO_CAP_LEN <= len && guard < PCI_CAP_WALK_LIMIT; guard++) {
+        if (cfg[pos] == PCI_CAP_ID_VNDR && cfg[pos + VIRTIO_CAP_CFG_TYPE] == type) {
+            *bar = cfg[pos + VIRTIO_CAP_BAR];
+            memcpy(off, cfg + pos + VIRTIO_CAP_OFFSET, sizeof *off);
+            if (multiplier && pos + VIRTIO_NOTIFY_CAP_LEN <= len)
+                memcpy(multiplier, cfg + pos + VIRTIO_NOTIFY_CAP_MULT, sizeof *multiplier);
+            return 0;
+        }
+        pos = cfg[pos + 1] & ~3u;
+    }
+    return -1;
+}
+
+static int sysfs_write(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static uint64_t bar_size(const char *dir, unsigned bar) {
+    char path[PATH_MAX], line[128];
+    snprintf(path, sizeof path, "%s/resource", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long start = 0, end = 0, flags = 0;
+    for (unsigned i = 0; i <= bar && fgets(line, sizeof line, f); i++) sscanf(line, "%llx %llx %llx", &start, &end, &flags);
+    fclose(f);
+    return end > start ? end - start + 1 : 0;
+}
+
+static int cmd_virtio_loop(unsigned virtio_id, int wait_s) {
+    char dir[DIR_MAX], slot[64];
+    if (find_pci_function(PCI_VENDOR_VIRTIO, VIRTIO_PCI_MODERN_BASE + virtio_id, dir, sizeof dir) != 0) {
+        errno = ENODEV;
+        return fail("virtio-loop", "find", "-");
+    }
+    snprintf(slot, sizeof slot, "%s", basename(dir));
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/driver/unbind", dir);
+    if (access(path, F_OK) == 0 && sysfs_write(path, slot) != 0) return fail("virtio-loop", "unbind", slot);
+    unsigned char cfg[PCI_CONFIG_MAX];
+    snprintf(path, sizeof path, "%s/config", dir);
+    int cfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (cfd < 0) return fail("virtio-loop", "config", slot);
+    ssize_t clen = pread(cfd, cfg, sizeof cfg, 0);
+    close(cfd);
+    if (clen < PCI_STD_HEADER) return fail("virtio-loop", "config", slot);
+    unsigned common_bar, notify_bar;
+    uint32_t common_off, notify_off, multiplier = 0;
+    if (find_virtio_cap(cfg, (size_t)clen, VIRTIO_PCI_CAP_COMMON_CFG, &common_bar, &common_off, NULL) != 0
+        || find_virtio_cap(cfg, (size_t)clen, VIRTIO_PCI_CAP_NOTIFY_CFG, &notify_bar, &notify_off, &multiplier) != 0) {
+        errno = ENOENT;
+        return fail("virtio-loop", "caps", slot);
+    }
+    if (pci_command(dir, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0) != 0) return fail("virtio-loop", "enable", slot);
+    uint64_t csize = bar_size(dir, common_bar), nsize = bar_size(dir, notify_bar);
+    volatile uint8_t *cbar = map_resource(dir, (int)common_bar, csize);
+    volatile uint8_t *nbar = notify_bar == common_bar ? cbar : map_resource(dir, (int)notify_bar, nsize);
+    if (cbar == MAP_FAILED || nbar == MAP_FAILED) return fail("virtio-loop", "map", slot);
+    volatile uint8_t *common = cbar + common_off;
+    volatile uint8_t *status = common + VIRTIO_COMMON_STATUS;
+
+    *status = 0;
+    for (int i = 0; i < VIRTIO_RESET_POLLS && *status != 0; i++) usleep(1000);
+    *status = VIRTIO_STATUS_ACKNOWLEDGE;
+    *status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+    *reg32(common, VIRTIO_COMMON_DFSELECT) = 1;
+    uint32_t offered_high = *reg32(common, VIRTIO_COMMON_DF);
+    uint32_t wanted_high = offered_high & (VIRTIO_F_VERSION_1_HIGH | VIRTIO_F_ACCESS_PLATFORM_HIGH);
+    *reg32(common, VIRTIO_COMMON_GFSELECT) = 0;
+    *reg32(common, VIRTIO_COMMON_GF) = 0;
+    *reg32(common, VIRTIO_COMMON_GFSELECT) = 1;
+    *reg32(common, VIRTIO_COMMON_GF) = wanted_high;
+    *status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+    if (!(*status & VIRTIO_STATUS_FEATURES_OK)) { errno = EPROTO; return fail("virtio-loop", "features", slot); }
+
+    uint8_t *ring = locked_page();
+    uint64_t ring_pa = ring ? guest_physical(ring) : 0;
+    if (!ring_pa) { errno = EFAULT; return fail("virtio-loop", "ring", slot); }
+    *(volatile uint16_t *)(common + VIRTIO_COMMON_Q_SELECT) = 0;
+    *(volatile uint16_t *)(common + VIRTIO_COMMON_Q_SIZE) = LOOP_QUEUE_SIZE;
+    *(volatile uint16_t *)(common + VIRTIO_COMMON_Q_MSIX) = VIRTIO_MSI_NO_VECTOR;
+    *reg64(common, VIRTIO_COMMON_Q_DESC) = ring_pa + LOOP_DESC_AT;
+    *reg64(common, VIRTIO_COMMON_Q_AVAIL) = ring_pa + LOOP_AVAIL_AT;
+    *reg64(common, VIRTIO_COMMON_Q_USED) = ring_pa + LOOP_USED_AT;
+    uint16_t notify_index = *(volatile uint16_t *)(common + VIRTIO_COMMON_Q_NOFF);
+    *(volatile uint16_t *)(common + VIRTIO_COMMON_Q_ENABLE) = 1;
+    *status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+
+    /* desc 0 -> desc 1 -> desc 0: a chain without an end. */
+    struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; } *desc = (void *)(ring + LOOP_DESC_AT);
+    for (int i = 0; i < 2; i++) {
+        desc[i].addr = ring_pa + LOOP_DATA_AT + (uint64_t)i * LOOP_DATA_LEN;
+        desc[i].len = LOOP_DATA_LEN;
+        desc[i].flags = VRING_DESC_F_NEXT;
+        desc[i].next = (uint16_t)(1 - i);
+    }
+    volatile uint16_t *avail = (volatile uint16_t *)(ring + LOOP_AVAIL_AT); /* flags, idx, ring[] */
+    avail[2] = 0;
+    __sync_synchronize();
+    avail[1] = 1;
+    __sync_synchronize();
+    *(volatile uint16_t *)(nbar + notify_off + (uint64_t)notify_index * multiplier) = 0;
+
+    uint8_t seen = *status;
+    uint64_t deadline = now_ns() + (uint64_t)wait_s * 1000000000ULL;
+    while (!(seen & VIRTIO_STATUS_NEEDS_RESET) && now_ns() < deadline) {
+        usleep(10000);
+        seen = *status;
+    }
+    volatile uint16_t *used = (volatile uint16_t *)(ring + LOOP_USED_AT);
+    uint16_t used_idx = used[1];
+    *status = 0; /* reset: the device must forget the broken queue */
+    uint8_t after_reset = 0xff;
+    for (int i = 0; i < VIRTIO_RESET_POLLS && (after_reset = *status) != 0; i++) usleep(1000);
+    if (sysfs_write("/sys/bus/pci/drivers/virtio-pci/bind", slot) != 0) return fail("virtio-loop", "bind", slot);
+    emit("virtio-loop", "slot=%s device_id=0x%04x status=0x%02x needs_reset=%s used_idx=%u status_after_reset=0x%02x "
+         "rebound=yes", slot, VIRTIO_PCI_MODERN_BASE + virtio_id, seen,
+         (seen & VIRTIO_STATUS_NEEDS_RESET) ? "yes" : "no", used_idx, after_reset);
+    return (seen & VIRTIO_STATUS_NEEDS_RESET) && used_idx == 0 && after_reset == 0 ? 0 : 1;
+}
+
 /* ---------- main ---------- */
 
 static uint64_t number(const char *text) { return strtoull(text, NULL, 0); }
@@ -809,6 +1169,11 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "net-recv") && argc == 4) return cmd_net_recv((int)number(argv[2]), (int)number(argv[3]));
     if (!strcmp(cmd, "net-send") && argc == 6)
         return cmd_net_send(argv[2], (int)number(argv[3]), number(argv[4]), (int)number(argv[5]));
+    if (!strcmp(cmd, "net-queues") && argc == 3) return cmd_net_queues(argv[2]);
+    if (!strcmp(cmd, "net-ctrl") && argc == 5) return cmd_net_ctrl(argv[2], argv[3], argv[4]);
+    if (!strcmp(cmd, "blk-acked") && argc == 5) return cmd_blk_acked(argv[2], number(argv[3]), number(argv[4]));
+    if (!strcmp(cmd, "boot") && argc == 3) return cmd_boot(argv[2]);
+    if (!strcmp(cmd, "virtio-loop") && argc == 4) return cmd_virtio_loop((unsigned)number(argv[2]), (int)number(argv[3]));
     if (!strcmp(cmd, "dma") && argc == 4) return cmd_dma(number(argv[2]), (int)number(argv[3]));
     errno = EINVAL;
     return fail("probe", "usage", cmd);

@@ -1,7 +1,9 @@
 package io.umdev.it;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
@@ -106,6 +108,48 @@ public final class GuestResults {
 
     public Optional<NetThroughput> netThroughput() {
         return first(ResultKind.NET_TCP).map(NetThroughput::from);
+    }
+
+    public Optional<NetQueues> netQueues() {
+        return first(ResultKind.NET_QUEUES).map(NetQueues::from);
+    }
+
+    public Optional<NetControl> netControl() {
+        return first(ResultKind.NET_CTRL).map(NetControl::from);
+    }
+
+    /** The numbered blocks the guest saw acknowledged (workload blk-acked), in order. */
+    public List<AckedBlock> ackedBlocks() {
+        return typed(ResultKind.BLK_ACK, AckedBlock::from);
+    }
+
+    /** The boot count the guest read from its disk, when the run had the reboot workload. */
+    public OptionalLong bootCount() {
+        return first(ResultKind.BOOT).map(line -> OptionalLong.of(line.number("count"))).orElse(OptionalLong.empty());
+    }
+
+    public Optional<VirtioLoop> virtioLoop() {
+        return first(ResultKind.VIRTIO_LOOP).map(VirtioLoop::from);
+    }
+
+    /**
+     * The results of each boot, split where the guest printed a {@code begin} line (one boot unless the run
+     * had the reboot workload).
+     */
+    public List<GuestResults> boots() {
+        List<GuestResults> boots = new ArrayList<>();
+        List<ResultLine> current = new ArrayList<>();
+        for (ResultLine line : lines) {
+            if (line.is(ResultKind.BEGIN) && !current.isEmpty()) {
+                boots.add(new GuestResults(current));
+                current = new ArrayList<>();
+            }
+            current.add(line);
+        }
+        if (!current.isEmpty()) {
+            boots.add(new GuestResults(current));
+        }
+        return boots;
     }
 
     /** The sample DMA engine's operations, in the order the guest ran them. */

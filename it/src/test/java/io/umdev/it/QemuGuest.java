@@ -64,6 +64,7 @@ public final class QemuGuest {
     private final List<String> deviceArgs = new ArrayList<>();
     private final Set<Path> writableBinds = new LinkedHashSet<>();
     private int nextDeviceId;
+    private boolean reboots;
 
     QemuGuest(QemuPeer peer, String name) {
         if (!NAME.matcher(name).matches()) {
@@ -105,6 +106,15 @@ public final class QemuGuest {
     /** A workload parameter: {@code umdev.<name>=<value>} on the kernel command line (see the guest's /init). */
     public QemuGuest guestParam(String paramName, Object value) {
         guestParams.put(paramName, String.valueOf(value));
+        return this;
+    }
+
+    /**
+     * Lets the guest reboot: QEMU resets the machine (and every device) instead of exiting, for the reboot
+     * workload. A guest that panics then boots again until the timeout.
+     */
+    public QemuGuest allowReboot() {
+        this.reboots = true;
         return this;
     }
 
@@ -261,7 +271,11 @@ public final class QemuGuest {
                 // Guest RAM in a shared memfd: vfio-user servers and vhost-user backends map it through its fd.
                 "-object", "memory-backend-memfd,id=mem,size=" + memoryMib + "M,share=on",
                 "-machine", "q35,memory-backend=mem",
-                "-nodefaults", "-nographic", "-serial", "stdio", "-no-reboot",
+                "-nodefaults", "-nographic", "-serial", "stdio"));
+        if (!reboots) {
+            command.add("-no-reboot");
+        }
+        command.addAll(List.of(
                 "-kernel", provisioning.guestKernel().toString(),
                 "-initrd", provisioning.guestInitrd().toString(),
                 "-append", String.join(" ", kernelCommandLine)));

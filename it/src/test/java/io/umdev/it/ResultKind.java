@@ -19,6 +19,18 @@ public enum ResultKind {
     NET_LINK("net-link"),
     NET_PING("net-ping"),
     NET_TCP("net-tcp"),
+    /** The receive/transmit queues virtio_net enabled (its VQ_PAIRS_SET). */
+    NET_QUEUES("net-queues"),
+    /** Control-queue commands the guest caused: a live MAC change, promisc, allmulti, a multicast group. */
+    NET_CTRL("net-ctrl"),
+    /** One numbered 4 KiB block written with O_DSYNC and acknowledged. */
+    BLK_ACK("blk-ack"),
+    /** The boot count kept on a disk (workload reboot). */
+    BOOT("boot"),
+    /** The guest is about to reboot (workload reboot, first boot). */
+    REBOOT("reboot"),
+    /** A hand-driven descriptor loop on a virtio queue and what the device did with it. */
+    VIRTIO_LOOP("virtio-loop"),
     /** umdev's sample DMA engine as the guest found it. */
     DMA_DEVICE("dma-device"),
     /** One operation of the sample DMA engine. */

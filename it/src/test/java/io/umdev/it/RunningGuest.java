@@ -92,6 +92,11 @@ public final class RunningGuest implements AutoCloseable {
         return run;
     }
 
+    /** The result lines the guest printed so far, while it runs. */
+    public GuestResults resultsSoFar() {
+        return GuestResults.parse(console.console());
+    }
+
     /**
      * Kills QEMU at once with SIGKILL, as a crash or the OOM killer would: no chance to close anything
      * cleanly. {@link #await()} then reports how the run ended.

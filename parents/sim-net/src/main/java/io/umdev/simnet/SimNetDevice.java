@@ -400,7 +400,8 @@ final class SimNetDevice extends SoftwareVirtioDevice {
 
     /**
      * Per queue: rx/tx packets (buffers completed), bytes, drops, errors, kicks and interrupts; control
-     * commands ok/err; and the port's counters of frames refused before a queue saw them.
+     * commands ok/err; the port's counters of frames refused before a queue saw them; the device status and
+     * how often it went NEEDS_RESET.
      */
     @Override
     public Map<String, Long> statistics() {
@@ -419,6 +420,7 @@ final class SimNetDevice extends SoftwareVirtioDevice {
         m.put("port.oversize_drops", port.oversizeDrops());
         m.put("port.not_receiving_drops", port.notReceivingDrops());
         m.put("port.flushed", flushed.get());
+        m.putAll(deviceStatistics());
         return m;
     }
 

@@ -140,6 +140,11 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
     /** Made at the first DRIVER_OK, so that an instance no driver ever starts costs no thread. */
     private volatile Thread worker;
 
+    /** {@link #statistics()} key: the device status byte as the driver would read it. */
+    public static final String STAT_STATUS = "device.status";
+    /** {@link #statistics()} key: how many times the device went NEEDS_RESET since it was made. */
+    public static final String STAT_NEEDS_RESET = "device.needs_reset";
+
     private volatile int status;
     private volatile long driverFeatures;
     private volatile int configGeneration;
@@ -150,6 +155,8 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
     private boolean suspended;
     private DirtyLog dirtyLog;
     private String resetReason;
+    /** Times the device went NEEDS_RESET: stays visible after the reset that recovers it. Under {@code lock}. */
+    private long needsResetCount;
 
     /**
      * @param dmaTable the instance's DMA context ({@code InstanceContext.dmaTable()}): address space 0
@@ -247,6 +254,7 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             }
             LOG.warn("{}: device needs reset: {}", definition.name(), why);
             resetReason = why;
+            needsResetCount++;
             status = status | DeviceStatus.NEEDS_RESET;
             stopDataPath();
         } finally {
@@ -425,6 +433,7 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             LOG.error("{}: starting failed", definition.name(), e);
             status = status | DeviceStatus.NEEDS_RESET;
             resetReason = "device start failed: " + e;
+            needsResetCount++;
             return;
         }
         for (int q = 0; q < queues.length && running; q++) {
@@ -805,6 +814,22 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         }
     }
 
+    /**
+     * The device's own counters, {@link #STAT_STATUS} and {@link #STAT_NEEDS_RESET}, for a subclass that
+     * builds its own {@link #statistics()}; a new mutable map.
+     */
+    protected final Map<String, Long> deviceStatistics() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put(STAT_STATUS, (long) status);
+        lock.lock();
+        try {
+            m.put(STAT_NEEDS_RESET, needsResetCount);
+        } finally {
+            lock.unlock();
+        }
+        return m;
+    }
+
     @Override
     public QueueStatistics queueStatistics(int q) {
         return QueueStatistics.of(queues[checkQueue(q)].counters);
@@ -812,7 +837,7 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
 
     @Override
     public Map<String, Long> statistics() {
-        Map<String, Long> m = new LinkedHashMap<>();
+        Map<String, Long> m = deviceStatistics();
         for (int q = 0; q < queues.length; q++) {
             m.putAll(queueStatistics(q).asMap("q" + q + "."));
         }

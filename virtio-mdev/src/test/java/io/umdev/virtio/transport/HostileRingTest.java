@@ -100,6 +100,8 @@ class HostileRingTest {
         assertNotNull(reason);
         assertTrue(reason.contains(fragment), () -> "reason '" + reason + "' should mention '" + fragment + "'");
         assertFalse(device.isRunning());
+        assertEquals(1L, device.statistics().get(SoftwareVirtioDevice.STAT_NEEDS_RESET), "counted once");
+        assertEquals((long) device.status(), device.statistics().get(SoftwareVirtioDevice.STAT_STATUS));
     }
 
     // ---- Split rings: descriptors and indexes ----
@@ -222,6 +224,9 @@ class HostileRingTest {
         assertEquals(0, d.usedIdx(), "nothing was published");
         assertTrue(memory.unchanged(BUF, 256, (byte) 0x33), "no buffer was written");
         assertEquals(1, device.queueStatistics(0).errors());
+        device.setStatus(0);
+        assertEquals(0L, device.statistics().get(SoftwareVirtioDevice.STAT_STATUS), "a reset clears the status");
+        assertEquals(1L, device.statistics().get(SoftwareVirtioDevice.STAT_NEEDS_RESET), "the count outlives the reset");
     }
 
     @ParameterizedTest(name = "indirect without the feature")

@@ -1,0 +1,226 @@
+package io.umdev.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * virtio-blk over vfio-user: the real daemon serves a file-backed sim-blk instance with the virtio-pci
+ * personality on its socket, QEMU 11.1's vfio-user-pci connects, and the guest's unmodified virtio_blk driver
+ * runs the block workload. Data is checked in the backing file from the host; figures are measured beside QEMU's
+ * own virtio-blk-pci on the same kind of file in the same run.
+ */
+@QemuPeerTest
+class VirtioBlkOverVfioUserIT {
+
+    private static final Logger LOG = LoggerFactory.getLogger(VirtioBlkOverVfioUserIT.class);
+    private static final UUID BLK0 = UUID.fromString("b1c00000-0000-4000-8000-00000000000a");
+    private static final String LABEL = "blk0";
+    private static final String SERIAL = "umdev-it-blk0";
+    /** The guest's benchmarks and integrity pattern stay within the first 256 MiB. */
+    private static final long DISK_BYTES = 256L << 20;
+    /** The reboot test's disk: its last 4 KiB (the boot count) lies beyond what the workloads write. */
+    private static final long REBOOT_DISK_BYTES = 320L << 20;
+    private static final int SEQUENTIAL_MIB = 256;
+    private static final int RANDOM_OPS = 4000;
+    private static final int INTEGRITY_MIB = 16;
+    private static final long SEED = 0x756d646576L;
+    private static final long ACK_SEED = 0xac4ed5eedL;
+    /** Acknowledged blocks to see before QEMU is killed. */
+    private static final int ACKS_BEFORE_KILL = 200;
+    private static final int MODERN_VIRTIO_PCI_BASE = 0x1040;
+    private static final int BOOT_BLOCK = 4096;
+    private static final Duration GUEST_TIMEOUT = Duration.ofMinutes(10);
+    private static final Duration ACK_WAIT = Duration.ofMinutes(5);
+
+    private static UmdevDaemon.Instance disk(Path file, long bytes) {
+        return new UmdevDaemon.Instance(LABEL, BLK0, "sim-blk", "blk",
+                Map.of("capacity", Long.toString(bytes), "backing_file", file.toString(), "serial", SERIAL));
+    }
+
+    private static Path logDir(QemuPeer peer) {
+        return peer.logDirectory();
+    }
+
+    /** The guest bound virtio_blk to umdev's virtio-pci function and saw a live modern device. */
+    private static void assertUmdevDisk(GuestResults results, long bytes) {
+        BlockDevice device = results.blockDevices().stream().filter(d -> d.dev().equals("vda")).findFirst()
+                .orElseThrow(() -> new AssertionError("no vda: " + results));
+        assertEquals(bytes, device.bytes());
+        assertEquals(Optional.of(SERIAL), device.serial());
+        String slot = device.transport().orElseThrow();
+        PciDevice function = results.pciDevice(slot).orElseThrow(() -> new AssertionError("no PCI line for " + slot));
+        assertEquals(PciDevice.VENDOR_VIRTIO, function.vendor());
+        assertEquals(MODERN_VIRTIO_PCI_BASE + VirtioDevice.ID_BLOCK, function.device());
+        assertEquals(Optional.of("virtio-pci"), function.driver());
+        assertTrue(function.hasCapability(PciDevice.CAP_MSIX), function::toString);
+        VirtioDevice virtio = results.virtioDevices().stream().filter(d -> d.transport().equals(Optional.of(slot)))
+                .findFirst().orElseThrow();
+        assertEquals(VirtioDevice.ID_BLOCK, virtio.deviceId());
+        assertEquals(Optional.of("virtio_blk"), virtio.driver());
+        assertTrue(virtio.isLive(), () -> "status 0x" + Integer.toHexString(virtio.status()));
+        assertTrue(virtio.hasFeature(VirtioDevice.F_VERSION_1));
+    }
+
+    private static void assertIntegrityInFile(BlockIntegrity integrity, Path file) throws IOException {
+        assertTrue(integrity.verified(), integrity::toString);
+        assertEquals(0, integrity.mismatchedBlocks());
+        assertEquals(integrity.crc32(), integrity.readCrc32());
+        assertEquals(integrity.crc32(), DiskImage.crc32(file, integrity.offset(), integrity.bytes()),
+                "the pattern the guest wrote is what the backing file holds");
+    }
+
+    private static QemuGuest blockGuest(QemuPeer peer, String name, int sequentialMib, int randomOps) {
+        return peer.guest(name).timeout(GUEST_TIMEOUT)
+                .workloads(Workload.PCI, Workload.VIRTIO, Workload.BLK)
+                .guestParam("blk.devs", "vda")
+                .guestParam("blk.seq_mib", sequentialMib)
+                .guestParam("blk.rand_ops", randomOps)
+                .guestParam("blk.integrity_mib", INTEGRITY_MIB)
+                .guestParam("blk.seed", "0x" + Long.toHexString(SEED));
+    }
+
+    @Test
+    void guestKeepsItsDataInTheBackingFileAndIsMeasuredBesideQemusOwnVirtioBlk(QemuPeer peer, @TempDir Path dir,
+            TestInfo test) throws Exception {
+        Path umdevFile = DiskImage.zeroFilled(dir.resolve("umdev.img"), DISK_BYTES);
+        Path qemuFile = DiskImage.zeroFilled(dir.resolve("qemu.img"), DISK_BYTES);
+        GuestRun umdevRun;
+        Map<String, Long> counters;
+        try (UmdevDaemon daemon = UmdevDaemon.start(dir.resolve("umdev"), logDir(peer), List.of(disk(umdevFile, DISK_BYTES)))) {
+            umdevRun = blockGuest(peer, "umdev-blk", SEQUENTIAL_MIB, RANDOM_OPS)
+                    .vfioUserDevice(daemon.socket(LABEL)).run();
+            counters = daemon.statistics(BLK0);
+        }
+        GuestRun qemuRun = blockGuest(peer, "qemu-blk", SEQUENTIAL_MIB, RANDOM_OPS).virtioBlkDisk(qemuFile, SERIAL).run();
+
+        GuestResults results = umdevRun.results();
+        assertTrue(results.succeeded(), umdevRun::describe);
+        assertUmdevDisk(results, DISK_BYTES);
+        BlockReport umdev = results.block("vda");
+        assertIntegrityInFile(umdev.integrity(), umdevFile);
+        assertTrue(qemuRun.results().succeeded(), qemuRun::describe);
+        BlockReport qemu = qemuRun.results().block("vda");
+        assertIntegrityInFile(qemu.integrity(), qemuFile);
+
+        assertEquals(0L, counters.get("io_errors"), counters::toString);
+        assertEquals(0L, counters.get("device.needs_reset"), counters::toString);
+        long guestWrites = ((long) SEQUENTIAL_MIB << 20) + RANDOM_OPS * 4096L + ((long) INTEGRITY_MIB << 20);
+        assertTrue(counters.get("written_bytes") >= guestWrites,
+                () -> "the device wrote " + counters.get("written_bytes") + " bytes, the guest at least " + guestWrites);
+
+        BlockComparison comparison = new BlockComparison(umdevRun.accel(), umdev, qemu);
+        String table = comparison.table();
+        LOG.info("umdev: {}\nQEMU: {}\n{}sequential read umdev/QEMU = {} (target >= 1.0)", umdev.summary(), qemu.summary(),
+                table, "%.2f".formatted(comparison.sequentialReadRatio()));
+        Files.writeString(peer.logDirectory().resolve("blk-comparison.md"),
+                "# " + test.getDisplayName() + " at " + Instant.now() + "\n\n" + table);
+    }
+
+    @Test
+    void guestRebootsAndItsDiskWorksAgainAfterTheReset(QemuPeer peer, @TempDir Path dir) throws Exception {
+        Path file = DiskImage.zeroFilled(dir.resolve("reboot.img"), REBOOT_DISK_BYTES);
+        GuestRun run;
+        Map<String, Long> counters;
+        try (UmdevDaemon daemon = UmdevDaemon.start(dir.resolve("umdev"), logDir(peer), List.of(disk(file, REBOOT_DISK_BYTES)))) {
+            run = peer.guest("reboot").timeout(GUEST_TIMEOUT).allowReboot()
+                    .workloads(Workload.PCI, Workload.VIRTIO, Workload.BLK, Workload.REBOOT, Workload.PCI,
+                            Workload.VIRTIO, Workload.BLK)
+                    .guestParam("reboot.dev", "vda")
+                    .guestParam("blk.seq_mib", 16)
+                    .guestParam("blk.rand_ops", 200)
+                    .guestParam("blk.integrity_mib", INTEGRITY_MIB)
+                    .vfioUserDevice(daemon.socket(LABEL)).run();
+            counters = daemon.statistics(BLK0);
+            assertTrue(daemon.isAlive());
+        }
+        List<GuestResults> boots = run.results().boots();
+        assertEquals(2, boots.size(), () -> "expected two boots: " + run.describe());
+        GuestResults first = boots.get(0);
+        GuestResults second = boots.get(1);
+        assertEquals(1L, first.bootCount().orElseThrow());
+        assertTrue(first.first(ResultKind.REBOOT).isPresent(), "the first boot rebooted");
+        assertTrue(first.errors().isEmpty(), first::toString);
+        assertFalse(first.ended(), "the first boot did not power off");
+        assertEquals(2L, second.bootCount().orElseThrow(), "the second boot read the count the first one wrote");
+        assertTrue(second.succeeded(), run::describe);
+        for (GuestResults boot : boots) {
+            assertUmdevDisk(boot, REBOOT_DISK_BYTES);
+            assertTrue(boot.block("vda").integrity().verified());
+        }
+        assertIntegrityInFile(second.block("vda").integrity(), file);
+        assertEquals(0L, counters.get("device.needs_reset"), counters::toString);
+
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer block = ByteBuffer.allocate(BOOT_BLOCK).order(ByteOrder.LITTLE_ENDIAN);
+            channel.read(block, REBOOT_DISK_BYTES - BOOT_BLOCK);
+            assertEquals(GuestPattern.BOOT_MAGIC, block.getLong(0), "the boot block is in the file");
+            assertEquals(2L, block.getLong(Long.BYTES), "and counts two boots");
+        }
+    }
+
+    @Test
+    void qemuKilledMidWriteLosesNoAcknowledgedBlockAndTheNextQemuAttaches(QemuPeer peer, @TempDir Path dir)
+            throws Exception {
+        Path file = DiskImage.zeroFilled(dir.resolve("acked.img"), DISK_BYTES);
+        try (UmdevDaemon daemon = UmdevDaemon.start(dir.resolve("umdev"), logDir(peer), List.of(disk(file, DISK_BYTES)))) {
+            GuestRun killed;
+            try (RunningGuest writer = peer.guest("writer").timeout(GUEST_TIMEOUT).workloads(Workload.BLK_ACKED)
+                    .guestParam("blk.devs", "vda").guestParam("blk.seed", "0x" + Long.toHexString(ACK_SEED))
+                    .vfioUserDevice(daemon.socket(LABEL)).start()) {
+                Instant deadline = Instant.now().plus(ACK_WAIT);
+                while (writer.resultsSoFar().ackedBlocks().size() < ACKS_BEFORE_KILL) {
+                    assertFalse(writer.resultsSoFar().ended(), "the writer finished before it was killed");
+                    assertTrue(Instant.now().isBefore(deadline), () -> "fewer than " + ACKS_BEFORE_KILL
+                            + " acknowledged blocks within " + ACK_WAIT + ": " + writer.resultsSoFar());
+                    Thread.sleep(20);
+                }
+                writer.kill();
+                killed = writer.await();
+            }
+            assertEquals(GuestRun.Outcome.QEMU_EXITED, killed.outcome(), killed::describe);
+            assertEquals(Optional.of("SIGKILL"), killed.killedBy());
+            assertTrue(daemon.isAlive(), "umdevd survived its client's SIGKILL");
+
+            List<AckedBlock> acked = killed.results().ackedBlocks();
+            assertTrue(acked.size() >= ACKS_BEFORE_KILL);
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+                for (int i = 0; i < acked.size(); i++) {
+                    AckedBlock block = acked.get(i);
+                    assertEquals(i, block.sequence(), "acknowledged in order");
+                    ByteBuffer onDisk = ByteBuffer.allocate(GuestPattern.ACKED_BLOCK_BYTES);
+                    channel.read(onDisk, block.offset());
+                    assertArrayEquals(GuestPattern.ackedBlock(ACK_SEED, block.sequence()), onDisk.array(),
+                            () -> "acknowledged block " + block + " is not in the file");
+                }
+            }
+            LOG.info("{} blocks acknowledged before SIGKILL, every one in the file", acked.size());
+
+            GuestRun next = blockGuest(peer, "after-kill", 16, 200).vfioUserDevice(daemon.socket(LABEL)).run();
+            assertTrue(next.results().succeeded(), next::describe);
+            assertUmdevDisk(next.results(), DISK_BYTES);
+            assertIntegrityInFile(next.results().block("vda").integrity(), file);
+            assertEquals(0L, daemon.counter(BLK0, "device.needs_reset"));
+        }
+    }
+}
