@@ -99,6 +99,28 @@ final class SimNetFixture implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until the device has completed every frame sent on {@code pair} and takes the buffers back,
+     * or fails after the test timeout. A device hands a transmitted frame on (to its peer, which may
+     * already have received it) before it completes the transmit buffer, and counts the frame in
+     * {@code tx<pair>.packets} only then: read that counter after this, not after the peer's receive.
+     */
+    static void awaitTransmitted(VirtioNetPort port, int pair) throws VirtioDriverException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        VirtioNetPort.Pair queues = port.pair(pair);
+        while (true) {
+            queues.reclaimTransmit();
+            if (queues.transmitQueue().inFlightCount() == 0) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(queues.transmitQueue().inFlightCount() + " frames on pair " + pair
+                        + " not completed within " + WAIT_SECONDS + " s");
+            }
+            port.awaitTransmit(pair, 100, TimeUnit.MILLISECONDS);
+        }
+    }
+
     /** Waits until {@code condition} holds, failing with {@code what} after the test timeout. */
     static void await(BooleanSupplier condition, String what) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);

@@ -61,6 +61,9 @@ class SwitchModeTest {
             assertEquals(-1, data.mismatch(received.asSlice(0, 100 + i * 20)));
         }
 
+        // B has every frame, but A's device may not have completed (and counted) the last ones yet.
+        SimNetFixture.awaitTransmitted(portA, 0);
+        SimNetFixture.awaitTransmitted(portB, 0);
         LearningSwitch lan = fixture.switches.get("lan").orElseThrow();
         assertTrue(lan.portOf(macA) != ForwardingTable.UNKNOWN && lan.portOf(macB) != ForwardingTable.UNKNOWN);
         assertEquals(1, lan.flooded());

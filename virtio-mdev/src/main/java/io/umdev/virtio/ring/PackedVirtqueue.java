@@ -236,12 +236,12 @@ public final class PackedVirtqueue extends Virtqueue {
     @Override
     public void push(DescriptorChain popped, long written) {
         logWritten(popped, written);
-        account(popped, written);
         int len = (int) Math.min(written, U32_MASK);
         if (inOrder) {
             if (runLength > 0 && !runLastFull) {
                 flushRun();
             }
+            account(popped, written);
             if (runLength == 0) {
                 runStart = nextUsed;
                 runStartWrap = usedWrap;
@@ -251,6 +251,7 @@ public final class PackedVirtqueue extends Virtqueue {
             runLen = len;
             runLastFull = written == popped.writableLength();
         } else {
+            account(popped, written);
             writeUsed(nextUsed, usedWrap, popped.id(), len);
         }
         nextUsed += popped.ringSlots();
@@ -260,7 +261,13 @@ public final class PackedVirtqueue extends Virtqueue {
         }
     }
 
+    /**
+     * Hands a used descriptor to the driver. Unlike a split ring's used idx, each one is visible the
+     * moment its flags are stored, so the counters are brought up to date first: a driver that has
+     * seen a buffer completed must never read a count that leaves it out.
+     */
     private void writeUsed(int position, boolean wrap, int id, int len) {
+        flushCounts();
         long base = (long) position * DESC_SIZE;
         ring.set(LE16, base + DESC_ID, (short) id);
         ring.set(LE32, base + DESC_LEN, len);

@@ -456,7 +456,10 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
         pendingBytes += c.readableLength() + written;
     }
 
-    /** Moves what {@link #account} gathered into the shared counters: once per publish, not per buffer. */
+    /**
+     * Moves what {@link #account} gathered into the shared counters: once per publish (split rings), or
+     * before each used descriptor a packed ring stores; always before the driver can see those buffers.
+     */
     final void flushCounts() {
         if (pendingCount != 0) {
             counters.completed(pendingCount, pendingBytes);
