@@ -99,12 +99,25 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
     private int ticket;
     private boolean inPass;
 
+    /**
+     * Entries an indirect table may hold even when the queue is smaller. Linux sizes a request's indirect
+     * table by the device's seg_max, not by the queue size the front-end picked (QEMU's vhost-user-blk
+     * queue-size defaults to 128 while a disk may offer seg_max 254), and QEMU's and Linux's own devices
+     * accept tables up to this many entries; a guest doing so must work here too.
+     */
+    public static final int MAX_INDIRECT_ENTRIES = 1024;
+
+    /** The most buffers one chain can have in a queue of at most {@code maxSize} entries. */
+    static int chainCapacity(int maxSize) {
+        return Math.max(maxSize, MAX_INDIRECT_ENTRIES);
+    }
+
     Virtqueue(int index, int maxSize, QueueCounters counters, FaultListener faults) {
         this.index = index;
         this.maxSize = maxSize;
         this.counters = Objects.requireNonNull(counters, "counters");
         this.faults = Objects.requireNonNull(faults, "faults");
-        this.chain = new DescriptorChain(index, maxSize);
+        this.chain = new DescriptorChain(index, chainCapacity(maxSize));
     }
 
     /** A split queue, or a packed one if {@code packed}, of at most {@code maxSize} entries. */
@@ -366,8 +379,9 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
             return fail(String.format("descriptor chain %d has a device-readable buffer after a device-writable one",
                     chain.id()));
         }
-        if (chain.segmentCount() >= size) {
-            return fail(String.format("descriptor chain is longer than the queue size %d", size));
+        // Direct chains are bounded by the queue size as they are walked; an indirect table by its length.
+        if (chain.segmentCount() >= chainCapacity(size)) {
+            return fail(String.format("descriptor chain has more than %d buffers", chainCapacity(size)));
         }
         long len = length & U32_MASK;
         DmaRegion r = lastRegion;
@@ -399,8 +413,8 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
     }
 
     /**
-     * Resolves an indirect table for reading: len a non-zero multiple of 16, at most the queue size
-     * entries. Returns the whole range's memory, the table starting at {@link #indirectBase}; null after
+     * Resolves an indirect table for reading: len a non-zero multiple of 16, at most
+     * {@link #chainCapacity} of the queue size entries. Returns the whole range's memory, the table starting at {@link #indirectBase}; null after
      * failing the queue.
      */
     final MemorySegment indirectTable(long address, int length, int descSize) {
@@ -409,9 +423,9 @@ public abstract sealed class Virtqueue permits SplitVirtqueue, PackedVirtqueue {
             fail(String.format("indirect table length %d is not a non-zero multiple of %d", len, descSize));
             return null;
         }
-        if (len / descSize > size) {
-            fail(String.format("indirect table of %d descriptors is larger than the queue size %d", len / descSize,
-                    size));
+        if (len / descSize > chainCapacity(size)) {
+            fail(String.format("indirect table of %d descriptors is larger than the queue size %d allows (%d)",
+                    len / descSize, size, chainCapacity(size)));
             return null;
         }
         try {

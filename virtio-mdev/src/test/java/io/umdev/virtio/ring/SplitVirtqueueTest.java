@@ -219,6 +219,30 @@ class SplitVirtqueueTest {
     }
 
     @Test
+    void acceptsAnIndirectTableLargerThanTheQueue() {
+        // Linux sizes indirect tables by seg_max, not by the queue size (vhost-user-blk: queue 128, seg_max 254).
+        SplitDriver d = new SplitDriver(fx.memory, RINGS, 8);
+        SplitVirtqueue vq = start(d, INDIRECT);
+        long table = BUFFERS + 0x8000;
+        int entries = 20;
+        for (int i = 0; i < entries; i++) {
+            boolean last = i == entries - 1;
+            SplitDriver.writeIndirect(fx.memory, table, i, BUFFERS + 64L * i, 8,
+                    last ? SplitRing.DESC_F_WRITE : SplitRing.DESC_F_NEXT, last ? 0 : i + 1);
+        }
+        d.writeDesc(0, table, entries * SplitRing.DESC_SIZE, SplitRing.DESC_F_INDIRECT, 0);
+        d.offer(0);
+        assertTrue(vq.begin());
+        DescriptorChain c = vq.pop();
+        assertNotNull(c, fx.faults::toString);
+        assertEquals(entries, c.segmentCount());
+        assertEquals(8, c.writableLength());
+        vq.push(c, 8);
+        vq.end();
+        assertEquals(1, d.usedIdx());
+    }
+
+    @Test
     void zeroLengthDescriptorsAreSkipped() {
         SplitDriver d = new SplitDriver(fx.memory, RINGS, 8);
         SplitVirtqueue vq = start(d, BASE);

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.umdev.virtio.ring.Virtqueue;
 import io.umdev.virtio.spec.PackedRing;
 import io.umdev.virtio.spec.SplitRing;
 import io.umdev.virtio.spec.VirtioFeature;
@@ -113,16 +114,19 @@ class HostileRingTest {
                     c.split.writeDesc(1, BUF, 8, NEXT, 0);
                     c.split.offer(0);
                 }, "loops"),
-                Arguments.of("chain longer than the queue", (Consumer<Ctx>) c -> {
-                    for (int i = 0; i < 5; i++) {
+                Arguments.of("chain of more buffers than an indirect table may hold", (Consumer<Ctx>) c -> {
+                    // Direct descriptors, then a table that alone is allowed: together one buffer too many.
+                    int direct = 5;
+                    int entries = Virtqueue.MAX_INDIRECT_ENTRIES - direct + 1;
+                    for (int i = 0; i < direct; i++) {
                         c.split.writeDesc(i, BUF, 8, NEXT, i + 1);
                     }
-                    c.split.writeDesc(5, TABLE, 4 * DESC, INDIRECT, 0);
-                    for (int i = 0; i < 4; i++) {
-                        SplitDriver.writeIndirect(c.memory, TABLE, i, BUF, 8, i < 3 ? NEXT : 0, i + 1);
+                    c.split.writeDesc(direct, TABLE, entries * DESC, INDIRECT, 0);
+                    for (int i = 0; i < entries; i++) {
+                        SplitDriver.writeIndirect(c.memory, TABLE, i, BUF, 8, i < entries - 1 ? NEXT : 0, i + 1);
                     }
                     c.split.offer(0);
-                }, "longer than the queue size"),
+                }, "has more than 1024 buffers"),
                 Arguments.of("next beyond the queue size", (Consumer<Ctx>) c -> {
                     c.split.writeDesc(0, BUF, 8, NEXT, QSIZE + 1);
                     c.split.offer(0);
@@ -187,9 +191,9 @@ class HostileRingTest {
                     c.split.offer(0);
                 }, "not a non-zero multiple of 16"),
                 Arguments.of("indirect table larger than the queue", (Consumer<Ctx>) c -> {
-                    c.split.writeDesc(0, TABLE, (QSIZE + 1) * DESC, INDIRECT, 0);
+                    c.split.writeDesc(0, TABLE, (Virtqueue.MAX_INDIRECT_ENTRIES + 1) * DESC, INDIRECT, 0);
                     c.split.offer(0);
-                }, "larger than the queue size"),
+                }, "larger than the queue size 8 allows (1024)"),
                 Arguments.of("indirect table outside the mapping", (Consumer<Ctx>) c -> {
                     c.split.writeDesc(0, c.memory.end() - DESC, 2 * DESC, INDIRECT, 0);
                     c.split.offer(0);
@@ -316,8 +320,8 @@ class HostileRingTest {
                 Arguments.of("indirect table length not a multiple of 16", (Consumer<Ctx>) c -> c.packed.add(0,
                         PackedRing.DESC_F_INDIRECT, new long[] {TABLE, 20, 0}), "not a non-zero multiple of 16"),
                 Arguments.of("indirect table larger than the queue", (Consumer<Ctx>) c -> c.packed.add(0,
-                        PackedRing.DESC_F_INDIRECT, new long[] {TABLE, (QSIZE + 1) * DESC, 0}),
-                        "larger than the queue size"));
+                        PackedRing.DESC_F_INDIRECT, new long[] {TABLE, (Virtqueue.MAX_INDIRECT_ENTRIES + 1) * DESC, 0}),
+                        "larger than the queue size 8 allows (1024)"));
     }
 
     private PackedDriver startPacked(long features, long descOverride, long driverOverride, long deviceOverride) {
