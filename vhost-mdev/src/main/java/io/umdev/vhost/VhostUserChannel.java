@@ -2,11 +2,11 @@ package io.umdev.vhost;
 
 import io.umdev.linux.OwnedFd;
 import io.umdev.vfiouser.transport.AncillarySupport;
+import io.umdev.vfiouser.transport.ReceivedDescriptors;
 import io.umdev.vfiouser.transport.StreamBrokenException;
 import io.umdev.vhost.protocol.MessageHeader;
 import io.umdev.vhost.protocol.Payloads;
 import java.io.FileDescriptor;
-import java.io.FileInputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -27,7 +27,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
  */
 public final class VhostUserChannel implements AutoCloseable {
     private final AFUNIXSocketChannel channel;
-    private final Object receivedDescriptorsLock;
+    private final ReceivedDescriptors received;
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ByteBuffer rx = ByteBuffer.allocateDirect(MessageHeader.SIZE + Payloads.MAX_PAYLOAD)
             .order(ByteOrder.nativeOrder());
@@ -57,7 +57,7 @@ public final class VhostUserChannel implements AutoCloseable {
         channel.configureBlocking(true);
         // Room for all a peer can send, not just what it may: a truncated receive leaks descriptors.
         AncillarySupport.ensureFull(channel);
-        this.receivedDescriptorsLock = AncillarySupport.receivedDescriptorsLock(channel);
+        this.received = new ReceivedDescriptors(channel);
     }
 
     /**
@@ -71,7 +71,7 @@ public final class VhostUserChannel implements AutoCloseable {
             return receiveMessage(expectReply);
         } catch (IOException | RuntimeException e) {
             try {
-                discardReceivedFds();
+                received.discard();
             } catch (IOException suppressed) {
                 e.addSuppressed(suppressed);
             }
@@ -82,7 +82,7 @@ public final class VhostUserChannel implements AutoCloseable {
     private Message receiveMessage(boolean expectReply) throws IOException {
         rx.clear().limit(MessageHeader.SIZE);
         if (!readFully(rx, true)) {
-            discardReceivedFds();
+            received.discard();
             return null;
         }
         int request = MessageHeader.request(rxSegment);
@@ -101,7 +101,7 @@ public final class VhostUserChannel implements AutoCloseable {
         }
         rx.limit(MessageHeader.SIZE + (int) size);
         readFully(rx, false);
-        List<OwnedFd> fds = takeReceivedFds();
+        List<OwnedFd> fds = received.take();
         return new Message(request, flags, rxSegment.asSlice(MessageHeader.SIZE, size), fds);
     }
 
@@ -118,48 +118,6 @@ public final class VhostUserChannel implements AutoCloseable {
             any |= n > 0;
         }
         return true;
-    }
-
-    /** Duplicates junixsocket's received descriptors into ours and closes junixsocket's (see the class comment). */
-    private List<OwnedFd> takeReceivedFds() throws IOException {
-        FileDescriptor[] received = channel.getReceivedFileDescriptors();
-        if (received == null || received.length == 0) {
-            return new ArrayList<>(0);
-        }
-        List<OwnedFd> owned = new ArrayList<>(received.length);
-        IOException failure = null;
-        for (FileDescriptor fd : received) {
-            try {
-                int number = FileDescriptorCast.using(fd).as(Integer.class);
-                owned.add(OwnedFd.adopt(number).duplicateAndForget());
-            } catch (IOException e) {
-                failure = e;
-            } finally {
-                closeReceived(fd);
-            }
-        }
-        if (failure != null) {
-            owned.forEach(OwnedFd::close);
-            throw failure;
-        }
-        return owned;
-    }
-
-    private void discardReceivedFds() throws IOException {
-        FileDescriptor[] received = channel.getReceivedFileDescriptors();
-        if (received != null) {
-            for (FileDescriptor fd : received) {
-                closeReceived(fd);
-            }
-        }
-    }
-
-    private void closeReceived(FileDescriptor fd) throws IOException {
-        synchronized (receivedDescriptorsLock) {
-            if (fd.valid()) {
-                new FileInputStream(fd).close();
-            }
-        }
     }
 
     /** Sends one message: header with {@code request}, {@code flags} and the payload's size, then the payload. */

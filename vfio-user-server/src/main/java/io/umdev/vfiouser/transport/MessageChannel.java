@@ -5,7 +5,6 @@ import io.umdev.linux.OwnedFd;
 import io.umdev.linux.Poll;
 import io.umdev.vfiouser.protocol.MessageHeader;
 import java.io.FileDescriptor;
-import java.io.FileInputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -35,8 +34,7 @@ public final class MessageChannel implements AutoCloseable {
     private final AFUNIXSocketChannel channel;
     private final int socketFd;
     private final ReentrantLock sendLock = new ReentrantLock();
-    /** Held to close a received descriptor, so that a concurrent close of the socket cannot deadlock. */
-    private final Object receivedDescriptorsLock;
+    private final ReceivedDescriptors received;
     private final ByteBuffer header = ByteBuffer.allocateDirect(MessageHeader.SIZE).order(ByteOrder.nativeOrder());
     private final MemorySegment headerSegment = MemorySegment.ofBuffer(header);
     private ByteBuffer rx;
@@ -48,7 +46,7 @@ public final class MessageChannel implements AutoCloseable {
         channel.ensureAncillaryReceiveBufferSize(ANCILLARY_OVERHEAD + maxReceiveFds * ANCILLARY_BYTES_PER_FD);
         // Room for all a peer can send, not just what it may: a truncated receive leaks descriptors.
         AncillarySupport.ensureFull(channel);
-        this.receivedDescriptorsLock = AncillarySupport.receivedDescriptorsLock(channel);
+        this.received = new ReceivedDescriptors(channel);
         this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
         this.rx = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.nativeOrder());
         this.rxSegment = MemorySegment.ofBuffer(rx);
@@ -115,7 +113,7 @@ public final class MessageChannel implements AutoCloseable {
             // Descriptors that came with the bytes read so far belong to no message now. junixsocket closes
             // them only if the socket closes after they arrived: a close racing with this read would leak them.
             try {
-                discardReceivedFds();
+                received.discard();
             } catch (IOException suppressed) {
                 e.addSuppressed(suppressed);
             }
@@ -126,7 +124,7 @@ public final class MessageChannel implements AutoCloseable {
     private ReceivedMessage receiveMessage(int maxMessageSize, boolean detached) throws IOException {
         header.clear();
         if (!readFully(header, true)) {
-            discardReceivedFds();
+            received.discard();
             return null;
         }
         long size = MessageHeader.size(headerSegment);
@@ -152,7 +150,7 @@ public final class MessageChannel implements AutoCloseable {
         } else {
             readFully(target, false);
         }
-        List<OwnedFd> fds = takeReceivedFds();
+        List<OwnedFd> fds = received.take();
         MemorySegment bytes = detached ? MemorySegment.ofBuffer(target.clear()) : rxSegment.asSlice(0, kept);
         return new ReceivedMessage(bytes, fds, size);
     }
@@ -183,52 +181,6 @@ public final class MessageChannel implements AutoCloseable {
             sink.clear().position(MessageHeader.SIZE).limit((int) (MessageHeader.SIZE + chunk));
             readFully(sink, false);
             left -= chunk;
-        }
-    }
-
-    /**
-     * Takes the descriptors junixsocket received with this message. Each is duplicated into a
-     * descriptor we own and junixsocket's is closed through the JDK, so that junixsocket forgets it
-     * and cannot close our number later when the socket closes.
-     */
-    private List<OwnedFd> takeReceivedFds() throws IOException {
-        FileDescriptor[] received = channel.getReceivedFileDescriptors();
-        if (received == null || received.length == 0) {
-            return new ArrayList<>(0);
-        }
-        List<OwnedFd> owned = new ArrayList<>(received.length);
-        IOException failure = null;
-        for (FileDescriptor fd : received) {
-            try {
-                int number = FileDescriptorCast.using(fd).as(Integer.class);
-                owned.add(OwnedFd.adopt(number).duplicateAndForget());
-            } catch (IOException e) {
-                failure = e;
-            } finally {
-                closeReceived(fd);
-            }
-        }
-        if (failure != null) {
-            owned.forEach(OwnedFd::close);
-            throw failure;
-        }
-        return owned;
-    }
-
-    private void discardReceivedFds() throws IOException {
-        FileDescriptor[] received = channel.getReceivedFileDescriptors();
-        if (received != null) {
-            for (FileDescriptor fd : received) {
-                closeReceived(fd);
-            }
-        }
-    }
-
-    private void closeReceived(FileDescriptor fd) throws IOException {
-        synchronized (receivedDescriptorsLock) {
-            if (fd.valid()) {
-                new FileInputStream(fd).close();
-            }
         }
     }
 
