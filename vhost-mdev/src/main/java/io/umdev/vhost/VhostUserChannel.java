@@ -1,7 +1,6 @@
 package io.umdev.vhost;
 
 import io.umdev.linux.OwnedFd;
-import io.umdev.vfiouser.transport.AncillarySupport;
 import io.umdev.vfiouser.transport.ReceivedDescriptors;
 import io.umdev.vfiouser.transport.StreamBrokenException;
 import io.umdev.vhost.protocol.MessageHeader;
@@ -55,8 +54,6 @@ public final class VhostUserChannel implements AutoCloseable {
     public VhostUserChannel(AFUNIXSocketChannel channel) throws IOException {
         this.channel = channel;
         channel.configureBlocking(true);
-        // Room for all a peer can send, not just what it may: a truncated receive leaks descriptors.
-        AncillarySupport.ensureFull(channel);
         this.received = new ReceivedDescriptors(channel);
     }
 

@@ -26,9 +26,9 @@ import org.slf4j.LoggerFactory;
  * release of a received descriptor therefore deadlocks. Releasing under the map's monitor first puts
  * both in the same order.
  */
-public final class AncillarySupport {
+final class AncillarySupport {
     /** More than CMSG_SPACE(253 * sizeof(int)) = 1032 bytes. */
-    public static final int FULL = 2048;
+    static final int FULL = 2048;
 
     private static final Logger LOG = LoggerFactory.getLogger(AncillarySupport.class);
     private static final Method GET_CORE;
@@ -68,7 +68,7 @@ public final class AncillarySupport {
     }
 
     /** Makes the buffer {@link #FULL}; false if junixsocket would not let us. */
-    public static boolean ensureFull(AFUNIXSocketChannel channel) {
+    static boolean ensureFull(AFUNIXSocketChannel channel) {
         channel.ensureAncillaryReceiveBufferSize(FULL);
         if (channel.getAncillaryReceiveBufferSize() >= FULL) {
             return true;
@@ -88,7 +88,7 @@ public final class AncillarySupport {
      * The monitor to hold while closing a descriptor {@code channel} received: junixsocket's own, or, if
      * it cannot be reached, a fresh object (which orders nothing: see the class comment).
      */
-    public static Object receivedDescriptorsLock(AFUNIXSocketChannel channel) {
+    static Object receivedDescriptorsLock(AFUNIXSocketChannel channel) {
         if (GET_CORE != null) {
             try {
                 Object map = RECEIVED.get(SUPPORT.get(GET_CORE.invoke(channel)));

@@ -44,8 +44,6 @@ public final class MessageChannel implements AutoCloseable {
         this.channel = channel;
         channel.configureBlocking(true);
         channel.ensureAncillaryReceiveBufferSize(ANCILLARY_OVERHEAD + maxReceiveFds * ANCILLARY_BYTES_PER_FD);
-        // Room for all a peer can send, not just what it may: a truncated receive leaks descriptors.
-        AncillarySupport.ensureFull(channel);
         this.received = new ReceivedDescriptors(channel);
         this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
         this.rx = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.nativeOrder());

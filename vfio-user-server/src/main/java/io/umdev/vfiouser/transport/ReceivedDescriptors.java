@@ -20,8 +20,11 @@ public final class ReceivedDescriptors {
     private final AFUNIXSocketChannel channel;
     private final Object lock;
 
+    /** Also makes the socket's ancillary buffer large enough for anything a peer can send (see {@link AncillarySupport}). */
     public ReceivedDescriptors(AFUNIXSocketChannel channel) {
         this.channel = channel;
+        // Room for all a peer can send, not just what it may: a truncated receive leaks descriptors.
+        AncillarySupport.ensureFull(channel);
         this.lock = AncillarySupport.receivedDescriptorsLock(channel);
     }
 
