@@ -14,6 +14,7 @@ import io.umdev.virtio.spec.VirtioFeature;
 import io.umdev.virtio.spec.VirtioId;
 import io.umdev.vfiouser.dma.DmaTable;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -41,7 +42,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: control methods and one queue pass (one drain of at most a queue's size of buffers)
  * exclude each other through one lock, so a control call waits at most for one pass and the data path
- * takes the lock once per pass, never per buffer. Kicks only set a bit and wake the worker.
+ * takes the lock once per pass, never per buffer. Kicks only set a bit and wake the worker. With
+ * {@link #setPollLimit polling} on, the worker watches recently busy rings for a while before it sleeps.
  */
 public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SoftwareVirtioDevice.class);
@@ -124,6 +126,13 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         QueueState state;
         Virtqueue engine;
         RequestHandler handler;
+        // Polling (see Polling), worker thread only:
+        /** How long the worker watches the ring after a pass that emptied it; 0: it waits for a kick. */
+        long pollWindow;
+        /** When the current poll gives up (while the queue is in {@link #polling}). */
+        long pollDeadline;
+        /** When a pass last ended: a kick this soon after it means polling would have caught the buffer. */
+        long lastPass;
     }
 
     private final Definition definition;
@@ -135,6 +144,12 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
     /** Queues whose rings were found unmapped mid-remap; worker thread only. */
     private final AtomicLongArray retry;
     private boolean retryPending;
+    /** When the queues waiting for memory are tried again (worker thread). */
+    private long retryAt;
+    /** Queues being polled, with the driver's notifications off: one bit per queue, worker thread only. */
+    private final long[] polling;
+    /** The longest poll window, {@link Polling}; 0: no polling. */
+    private volatile long pollLimitNanos;
     private final MemorySegment config;
     private final Object configLock = new Object();
     /** Made at the first DRIVER_OK, so that an instance no driver ever starts costs no thread. */
@@ -177,6 +192,7 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         this.groupAsid = new int[definition.queueGroupCount()];
         this.pending = new AtomicLongArray((queues.length + BITS_PER_WORD - 1) / BITS_PER_WORD);
         this.retry = new AtomicLongArray(pending.length());
+        this.polling = new long[pending.length()];
         this.config = MemorySegment.ofArray(new byte[definition.configSize()]);
     }
 
@@ -232,6 +248,22 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         if (l != null) {
             l.run();
         }
+    }
+
+    /**
+     * Sets the longest window for which the worker polls a queue's ring after emptying it ({@link Polling});
+     * zero turns polling off. Any thread; takes effect at the next pass.
+     */
+    public final void setPollLimit(Duration limit) {
+        if (limit.isNegative()) {
+            throw new IllegalArgumentException("negative poll limit: " + limit);
+        }
+        pollLimitNanos = limit.toNanos();
+    }
+
+    /** The longest poll window, {@link Duration#ZERO} when polling is off. */
+    public final Duration pollLimit() {
+        return Duration.ofNanos(pollLimitNanos);
     }
 
     /** Asks the worker to service queue {@code q} (new data for it arrived); any thread, never blocks. */
@@ -722,6 +754,17 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         try {
             // The worker is outside any pass (we hold the lock) and every pass publishes as it ends.
             suspended = true;
+            // A polled ring has the driver's notifications off: whoever runs the queue next expects them on.
+            for (Queue queue : queues) {
+                Virtqueue vq = queue.engine;
+                if (vq != null && vq.begin()) {
+                    try {
+                        vq.enableNotifications();
+                    } finally {
+                        vq.end();
+                    }
+                }
+            }
         } finally {
             lock.unlock();
         }
@@ -887,7 +930,10 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
     /** Queue q's rings are not mapped right now (a remap in progress): service it again after a short wait. */
     private void markRetry(int q) {
         retry.accumulateAndGet(q / BITS_PER_WORD, 1L << (q % BITS_PER_WORD), (a, b) -> a | b);
-        retryPending = true;
+        if (!retryPending) {
+            retryPending = true;
+            retryAt = System.nanoTime() + MEMORY_RETRY_NANOS;
+        }
     }
 
     /** Moves the queues waiting for memory back to pending (worker thread, after its timed park). */
@@ -921,9 +967,21 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
                 while (bits != 0) {
                     int q = w * BITS_PER_WORD + Long.numberOfTrailingZeros(bits);
                     bits &= bits - 1;
+                    if (!isPolling(q)) {
+                        growPollWindow(queues[q]);
+                    }
                     service(q);
                     worked = true;
                 }
+            }
+            if (!worked && anyPolling()) {
+                pollQueues();
+                if (retryPending && System.nanoTime() - retryAt >= 0) {
+                    retryLater();
+                }
+                // Give way to any runnable thread: on a small host the driver's vCPU may need this CPU.
+                Thread.yield();
+                continue;
             }
             if (!worked) {
                 sleeping = true;
@@ -940,11 +998,105 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         }
     }
 
-    /** One pass over queue q: drain up to a queue's worth of buffers, then interrupt if wanted. */
-    private void service(int q) {
+    // ---- Polling (worker thread) ----
+
+    private boolean isPolling(int q) {
+        return (polling[q / BITS_PER_WORD] & (1L << (q % BITS_PER_WORD))) != 0;
+    }
+
+    private void setPolling(int q, boolean on) {
+        long bit = 1L << (q % BITS_PER_WORD);
+        polling[q / BITS_PER_WORD] = on ? polling[q / BITS_PER_WORD] | bit : polling[q / BITS_PER_WORD] & ~bit;
+    }
+
+    private boolean anyPolling() {
+        for (long word : polling) {
+            if (word != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A kick for a queue that was not being polled: if it came within the limit of the queue's last pass, a
+     * window that long would have caught the buffer, so the window grows to twice the gap (at least double).
+     */
+    private void growPollWindow(Queue queue) {
+        long limit = pollLimitNanos;
+        if (limit == 0 || queue.lastPass == 0) {
+            return;
+        }
+        long gap = System.nanoTime() - queue.lastPass;
+        if (gap <= limit) {
+            long grown = Math.max(Polling.GROW_START_NANOS, 2 * Math.max(queue.pollWindow, gap));
+            queue.pollWindow = Math.min(limit, grown);
+        }
+    }
+
+    /** One look at every polled queue: services those with buffers, lets those whose window ran out sleep. */
+    private void pollQueues() {
+        long now = System.nanoTime();
+        for (int w = 0; w < polling.length; w++) {
+            for (long bits = polling[w]; bits != 0; bits &= bits - 1) {
+                int q = w * BITS_PER_WORD + Long.numberOfTrailingZeros(bits);
+                if (peek(q, now - queues[q].pollDeadline >= 0)) {
+                    service(q);
+                }
+            }
+        }
+    }
+
+    /**
+     * Whether polled queue q has buffers. When its window ran out, polling stops: the window halves, and
+     * the driver's notifications come back on (true if buffers raced in meanwhile).
+     */
+    private boolean peek(int q, boolean expired) {
         lock.lock();
         try {
             Queue queue = queues[q];
+            Virtqueue vq = queue.engine;
+            if (!running || suspended || closed || !queue.ready || vq == null) {
+                // Reset, stop and suspend start the queue afresh with notifications on.
+                setPolling(q, false);
+                return false;
+            }
+            if (!vq.begin()) {
+                setPolling(q, false);
+                if (vq.awaitingMemory()) {
+                    markRetry(q);
+                }
+                return false;
+            }
+            try {
+                if (!expired) {
+                    return vq.hasAvailable();
+                }
+                setPolling(q, false);
+                queue.pollWindow /= 2;
+                if (queue.pollWindow < Polling.MIN_WINDOW_NANOS) {
+                    queue.pollWindow = 0;
+                }
+                return vq.enableNotifications();
+            } finally {
+                vq.end();
+            }
+        } catch (RuntimeException e) {
+            needsReset("internal error polling queue " + q + ": " + e);
+            LOG.error("{}: polling queue {} failed", definition.name(), q, e);
+            setPolling(q, false);
+            return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** One pass over queue q: drain up to a queue's worth of buffers, then interrupt if wanted. */
+    private void service(int q) {
+        Queue queue = queues[q];
+        boolean poll = false;
+        lock.lock();
+        try {
             Virtqueue vq = queue.engine;
             if (!running || suspended || closed || !queue.ready || vq == null) {
                 return;
@@ -956,7 +1108,8 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
                 return;
             }
             try {
-                drain(q, queue, vq);
+                long window = Math.min(queue.pollWindow, pollLimitNanos);
+                poll = drain(q, queue, vq, window >= Polling.MIN_WINDOW_NANOS);
                 if (vq.isActive() && vq.needsInterrupt()) {
                     queue.counters.interrupt();
                     queue.interrupt.signal();
@@ -966,22 +1119,39 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             }
         } catch (RuntimeException e) {
             // Only a device bug gets here (the engine does not throw on bad rings): contain it.
+            poll = false;
             needsReset("internal error servicing queue " + q + ": " + e);
             LOG.error("{}: queue {} pass failed", definition.name(), q, e);
         } finally {
             lock.unlock();
+            queue.lastPass = System.nanoTime();
+            if (poll) {
+                queue.pollDeadline = queue.lastPass + Math.min(queue.pollWindow, pollLimitNanos);
+            }
+            setPolling(q, poll);
         }
     }
 
-    private void drain(int q, Queue queue, Virtqueue vq) {
+    /**
+     * Pops and handles buffers until the ring is empty, the handler defers, or the budget is spent. Returns
+     * true when it stopped at an empty ring and left the driver's notifications off because {@code poll}
+     * asked for it: the caller then polls the ring.
+     */
+    private boolean drain(int q, Queue queue, Virtqueue vq, boolean poll) {
         RequestHandler handler = queue.handler;
         int budget = vq.size();
         vq.disableNotifications();
         while (true) {
             DescriptorChain chain = vq.pop();
             if (chain == null) {
-                if (vq.isBroken() || !vq.enableNotifications()) {
-                    return;
+                if (vq.isBroken()) {
+                    return false;
+                }
+                if (poll) {
+                    return true;
+                }
+                if (!vq.enableNotifications()) {
+                    return false;
                 }
                 vq.disableNotifications();
                 continue;
@@ -992,26 +1162,26 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             } catch (RuntimeException e) {
                 LOG.error("{}: handler of queue {} threw", definition.name(), q, e);
                 needsReset("handler of queue " + q + " failed: " + e);
-                return;
+                return false;
             }
             if (!running || !vq.isActive()) {
-                return; // the handler found the device broken: nothing more is published
+                return false; // the handler found the device broken: nothing more is published
             }
             if (written == RequestHandler.DEFER) {
                 vq.unpop(chain);
                 vq.enableNotifications();
-                return;
+                return false;
             }
             if (written < 0 || written > chain.writableLength()) {
                 needsReset(String.format("handler of queue %d reported %d bytes written into %d writable bytes", q,
                         written, chain.writableLength()));
-                return;
+                return false;
             }
             vq.push(chain, written);
             if (--budget == 0) {
                 // Fairness: let other queues run, and come back with notifications still off.
                 markPending(q);
-                return;
+                return false;
             }
         }
     }
