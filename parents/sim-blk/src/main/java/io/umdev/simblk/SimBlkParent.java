@@ -11,6 +11,7 @@ import io.umdev.mdev.MdevException;
 import io.umdev.mdev.MdevType;
 import io.umdev.mdev.ParentDevice;
 import io.umdev.virtio.spec.BlkSpec;
+import io.umdev.virtio.transport.Polling;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -54,7 +55,8 @@ public final class SimBlkParent implements ParentDevice {
                     AttributeSpec.bool(READ_ONLY, "refuse writes (offers VIRTIO_BLK_F_RO)").withDefault("false"),
                     AttributeSpec.string(SERIAL, "what GET_ID answers: up to 20 printable ASCII characters; "
                             + "the start of the instance UUID if omitted")
-                            .withRange(0, BlkSpec.ID_BYTES)));
+                            .withRange(0, BlkSpec.ID_BYTES),
+                    Polling.attribute()));
 
     @Override
     public String name() {
@@ -98,8 +100,9 @@ public final class SimBlkParent implements ParentDevice {
         BlockStore store = openStore(context, disk);
         try {
             SimBlkDevice device = new SimBlkDevice(context, disk, store);
-            LOG.info("{}: virtio-blk on {}, {} queue(s), serial '{}'", context.uuid(), store.describe(),
-                    disk.numQueues(), disk.serial());
+            device.setPollLimit(Polling.limit(attributes));
+            LOG.info("{}: virtio-blk on {}, {} queue(s), serial '{}', polling {}", context.uuid(), store.describe(),
+                    disk.numQueues(), disk.serial(), device.pollLimit().isZero() ? "off" : "up to " + device.pollLimit());
             return device;
         } catch (RuntimeException e) {
             store.close();

@@ -16,20 +16,26 @@ import io.umdev.mdev.ParentPlugins;
 import io.umdev.virtio.driver.VirtioBlockDisk;
 import io.umdev.virtio.driver.VirtioInprocDriver;
 import io.umdev.virtio.spec.VirtioId;
+import io.umdev.virtio.transport.Polling;
+import io.umdev.virtio.transport.SoftwareVirtioDevice;
 import io.umdev.virtio.transport.VirtioDevice;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** sim-blk found by ServiceLoader, on a real bus, bound to the in-process driver. */
 class SimBlkBusTest {
+    private static final int POLLED_REQUESTS = 200;
+
     @TempDir
     Path dir;
 
@@ -134,6 +140,29 @@ class SimBlkBusTest {
                 MemorySegment back = arena.allocate(512);
                 disk.read(disk.capacity() - 1, back);
                 assertArrayEquals(arena.allocate(512).fill((byte) 0x42).toArray(JAVA_BYTE), back.toArray(JAVA_BYTE));
+            }
+            bus.remove(instance.uuid());
+        }
+    }
+
+    @Test
+    void aPolledDiskServesItsDriverAndHasTheLimitItWasGiven() throws Exception {
+        try (MdevBus bus = new MdevBus(); Arena arena = Arena.ofConfined()) {
+            bus.addParent(new SimBlkParent());
+            MdevInstance instance = bus.create(CreateRequest.of(SimBlkParent.NAME, SimBlkParent.TYPE)
+                    .withAttribute(Polling.ATTRIBUTE, "500"));
+            SoftwareVirtioDevice device = instance.device().unwrap(SoftwareVirtioDevice.class).orElseThrow();
+            assertEquals(Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(500)), device.pollLimit());
+            try (VirtioBlockDisk disk = VirtioBlockDisk.open(device)) {
+                MemorySegment block = arena.allocate(512);
+                MemorySegment back = arena.allocate(512);
+                // Back-to-back requests: after the first few the worker polls and takes them without kicks.
+                for (long sector = 0; sector < POLLED_REQUESTS; sector++) {
+                    block.fill((byte) sector);
+                    disk.write(sector, block);
+                    disk.read(sector, back);
+                    assertArrayEquals(block.toArray(JAVA_BYTE), back.toArray(JAVA_BYTE));
+                }
             }
             bus.remove(instance.uuid());
         }

@@ -12,8 +12,10 @@ import io.umdev.mdev.MdevType;
 import io.umdev.mdev.ParentDevice;
 import io.umdev.mdev.ParentEnvironment;
 import io.umdev.mdev.ParentPlugins;
+import io.umdev.virtio.transport.Polling;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.UUID;
@@ -60,6 +62,7 @@ class SimBlkParentTest {
         assertEquals(1, attributes.getLong(SimBlkParent.NUM_QUEUES));
         assertEquals(false, attributes.getBoolean(SimBlkParent.READ_ONLY));
         assertTrue(attributes.get(SimBlkParent.BACKING_FILE, Path.class).isEmpty());
+        assertEquals(Duration.ZERO, Polling.limit(attributes), "polling is off unless asked for");
         parent.validate(SimBlkParent.BLK, attributes);
         DiskConfig disk = DiskConfig.of(UUID.fromString("0b4f5c2e-3d8a-4f1e-9a6b-1c2d3e4f5a6b"), attributes);
         assertEquals("0b4f5c2e3d8a4f1e9a6b", disk.serial());
@@ -73,6 +76,8 @@ class SimBlkParentTest {
         assertThrows(MdevException.class, () -> parse(SimBlkParent.NUM_QUEUES, "17"));
         assertThrows(MdevException.class, () -> parse(SimBlkParent.SERIAL, "123456789012345678901"));
         assertThrows(MdevException.class, () -> parse(SimBlkParent.BACKING_FILE, "relative/disk.img"));
+        assertThrows(MdevException.class, () -> parse(Polling.ATTRIBUTE, "-1"));
+        assertThrows(MdevException.class, () -> parse(Polling.ATTRIBUTE, Long.toString(Polling.MAX_LIMIT_MICROS + 1)));
     }
 
     @Test

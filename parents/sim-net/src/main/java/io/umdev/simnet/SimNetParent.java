@@ -9,6 +9,7 @@ import io.umdev.mdev.MdevType;
 import io.umdev.mdev.ParentDevice;
 import io.umdev.simnet.l2.LearningSwitch;
 import io.umdev.simnet.l2.Switches;
+import io.umdev.virtio.transport.Polling;
 import java.util.List;
 import java.util.Objects;
 
@@ -69,7 +70,9 @@ public final class SimNetParent implements ParentDevice {
             throw MdevException.noSpace("attrs." + SimNetSettings.SWITCH, "switch " + settings.switchName()
                     + " has all its " + LearningSwitch.MAX_PORTS + " ports in use; name another switch");
         }
-        return new SimNetDevice(context, settings, switches);
+        SimNetDevice device = new SimNetDevice(context, settings, switches);
+        device.setPollLimit(Polling.limit(context.attributes()));
+        return device;
     }
 
     /**

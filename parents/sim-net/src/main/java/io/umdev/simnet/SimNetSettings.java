@@ -4,6 +4,7 @@ import io.umdev.mdev.AttributeSpec;
 import io.umdev.mdev.Attributes;
 import io.umdev.mdev.MacAddress;
 import io.umdev.simnet.l2.Ethernet;
+import io.umdev.virtio.transport.Polling;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
@@ -55,7 +56,8 @@ record SimNetSettings(long mac, int mtu, int maxQueuePairs, Mode mode, String sw
                     + "the same switch", List.of(Mode.LOOPBACK.label(), Mode.SWITCH.label()))
                     .withDefault(Mode.SWITCH.label()),
             AttributeSpec.string(SWITCH, "name of the switch joined in switch mode").withRange(1, 64)
-                    .withDefault(DEFAULT_SWITCH));
+                    .withDefault(DEFAULT_SWITCH),
+            Polling.attribute());
 
     static SimNetSettings of(UUID uuid, Attributes attributes) {
         long mac = attributes.get(MAC, MacAddress.class).map(MacAddress::value).orElseGet(() -> derivedMac(uuid));

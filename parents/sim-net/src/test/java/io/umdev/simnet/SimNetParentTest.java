@@ -42,7 +42,7 @@ class SimNetParentTest {
         MdevType net = parents.getFirst().types().getFirst();
         assertEquals(SimNetParent.TYPE, net.name());
         assertEquals(DeviceApi.VIRTIO, net.deviceApi());
-        assertEquals(List.of("mac", "mtu", "max_vqp", "mode", "switch"),
+        assertEquals(List.of("mac", "mtu", "max_vqp", "mode", "switch", "poll_us"),
                 net.attributes().stream().map(AttributeSpec::name).toList());
     }
 
