@@ -29,7 +29,9 @@ final class RawRequests implements AutoCloseable {
     }
 
     static RawRequests open(VirtioDevice device, long wantedFeatures) throws VirtioDriverException {
-        VirtioDriver driver = VirtioDriver.open(device, wantedFeatures, DriverOptions.defaults());
+        // The device's full queue size, so that a chain of seg_max segments fits without indirect tables.
+        VirtioDriver driver = VirtioDriver.open(device, wantedFeatures,
+                DriverOptions.defaults().withMaxQueueSize(SimBlkDevice.QUEUE_SIZE));
         long scratch = driver.reserve(SCRATCH, 4096);
         driver.start(1);
         return new RawRequests(driver, scratch);

@@ -221,7 +221,7 @@ class SimBlkDeviceTest {
             raw.submit(partial);
             assertEquals(BlkSpec.S_IOERR, m.get(JAVA_BYTE, status));
 
-            // 254 MiB + 512 of data, every descriptor aliasing the same MiB: one sector past seg_max x size_max.
+            // seg_max MiB + 512 of data, every descriptor aliasing the same MiB: one sector past seg_max x size_max.
             int segments = SimBlkDevice.SEG_MAX;
             BufferChain huge = new BufferChain(segments + 2).readable(raw.iova(0), BlkSpec.REQ_HDR_SIZE);
             for (int i = 0; i < segments; i++) {
