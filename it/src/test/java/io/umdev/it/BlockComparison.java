@@ -1,49 +1,112 @@
 package io.umdev.it;
 
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
- * umdev's block figures beside QEMU's built-in virtio-blk-pci, measured in the same test run: one row per
- * figure with the ratio umdev/QEMU (for latencies QEMU/umdev, so that above 1.0 always means umdev is better).
+ * umdev's block figures beside QEMU's built-in virtio-blk-pci, measured in rounds in one guest: round 1 on
+ * every disk, then round 2 on every disk, and so on, so that host load and the daemon's JIT warm-up fall on
+ * all disks alike. Each figure is the median over the rounds; one row per figure with the ratio to QEMU
+ * (for latencies QEMU/umdev, so that above 1.0 always means umdev is better), for umdev with adaptive
+ * polling and without. {@code daemonCpu} is what umdevd (serving both umdev disks) consumed in
+ * {@code wall}, the guest's whole run.
  */
-record BlockComparison(Accel accel, BlockReport umdev, BlockReport qemu) {
+record BlockComparison(Accel accel, List<BlockReport> polled, List<BlockReport> notified, List<BlockReport> qemu,
+        Duration daemonCpu, Duration wall) {
 
-    record Row(String figure, String unit, double umdev, double qemu, double ratio) {
+    private static final double NANOS_PER_SECOND = TimeUnit.SECONDS.toNanos(1);
+
+    record Row(String figure, String unit, double polled, double notified, double qemu, double polledRatio,
+            double notifiedRatio) {
+    }
+
+    BlockComparison {
+        polled = List.copyOf(polled);
+        notified = List.copyOf(notified);
+        qemu = List.copyOf(qemu);
+        if (qemu.isEmpty() || polled.size() != qemu.size() || notified.size() != qemu.size()) {
+            throw new IllegalArgumentException("rounds differ: polled %d, notified %d, QEMU %d"
+                    .formatted(polled.size(), notified.size(), qemu.size()));
+        }
     }
 
     List<Row> rows() {
         return List.of(
-                higherIsBetter("sequential read 1 MiB QD1", "MB/s", umdev.sequentialRead().mbPerSecond(), qemu.sequentialRead().mbPerSecond()),
-                higherIsBetter("sequential write 1 MiB QD1", "MB/s", umdev.sequentialWrite().mbPerSecond(), qemu.sequentialWrite().mbPerSecond()),
-                higherIsBetter("random read 4 KiB QD1", "IOPS", umdev.randomRead().iops(), qemu.randomRead().iops()),
-                lowerIsBetter("random read p50", "µs", umdev.randomRead().latency().p50Micros(), qemu.randomRead().latency().p50Micros()),
-                lowerIsBetter("random read p99", "µs", umdev.randomRead().latency().p99Micros(), qemu.randomRead().latency().p99Micros()),
-                higherIsBetter("random write 4 KiB QD1", "IOPS", umdev.randomWrite().iops(), qemu.randomWrite().iops()),
-                lowerIsBetter("random write p50", "µs", umdev.randomWrite().latency().p50Micros(), qemu.randomWrite().latency().p50Micros()),
-                lowerIsBetter("random write p99", "µs", umdev.randomWrite().latency().p99Micros(), qemu.randomWrite().latency().p99Micros()));
+                higherIsBetter("sequential read 1 MiB QD1", "MB/s", r -> r.sequentialRead().mbPerSecond()),
+                higherIsBetter("sequential write 1 MiB QD1", "MB/s", r -> r.sequentialWrite().mbPerSecond()),
+                higherIsBetter("random read 4 KiB QD1", "IOPS", r -> r.randomRead().iops()),
+                lowerIsBetter("random read p50", "µs", r -> r.randomRead().latency().p50Micros()),
+                lowerIsBetter("random read p99", "µs", r -> r.randomRead().latency().p99Micros()),
+                higherIsBetter("random write 4 KiB QD1", "IOPS", r -> r.randomWrite().iops()),
+                lowerIsBetter("random write p50", "µs", r -> r.randomWrite().latency().p50Micros()),
+                lowerIsBetter("random write p99", "µs", r -> r.randomWrite().latency().p99Micros()));
     }
 
-    /** umdev's sequential read over QEMU's: the target is at least 1.0. */
+    /** umdev's (polled) median sequential read over QEMU's: the target is at least 1.0. */
     double sequentialReadRatio() {
-        return umdev.sequentialRead().mbPerSecond() / qemu.sequentialRead().mbPerSecond();
+        return median(polled, BlockComparison::sequentialRead) / median(qemu, BlockComparison::sequentialRead);
     }
 
-    /** A Markdown table, as pasted into it/README.md. */
+    /** Each round's sequential read ratio to QEMU's in the same round: the spread the medians hide. */
+    List<Double> sequentialReadRatiosByRound(List<BlockReport> umdev) {
+        return IntStream.range(0, qemu.size())
+                .mapToObj(i -> sequentialRead(umdev.get(i)) / sequentialRead(qemu.get(i))).toList();
+    }
+
+    /** umdevd's CPU time over the guest's wall time: how many CPUs the daemon kept busy on average. */
+    double daemonCpus() {
+        return (double) daemonCpu.toNanos() / wall.toNanos();
+    }
+
+    /** A Markdown table with the rounds' spread and the daemon's CPU time below it, as pasted into it/README.md. */
     String table() {
-        StringBuilder text = new StringBuilder("| figure (" + accel + ") | umdev vfio-user | QEMU virtio-blk-pci | umdev vs QEMU |\n")
-                .append("|---|---:|---:|---:|\n");
+        StringBuilder text = new StringBuilder(("| figure (%s), median of %d rounds | umdev polled | umdev not polled "
+                + "| QEMU virtio-blk-pci | polled vs QEMU | not polled vs QEMU |\n").formatted(accel, qemu.size()))
+                .append("|---|---:|---:|---:|---:|---:|\n");
         for (Row row : rows()) {
-            text.append("| %s | %.1f %s | %.1f %s | %.2fx |\n".formatted(row.figure(), row.umdev(), row.unit(), row.qemu(),
-                    row.unit(), row.ratio()));
+            text.append("| %s, %s | %.1f | %.1f | %.1f | %.2fx | %.2fx |\n".formatted(row.figure(), row.unit(),
+                    row.polled(), row.notified(), row.qemu(), row.polledRatio(), row.notifiedRatio()));
         }
-        return text.toString();
+        return text.append("\nsequential read vs QEMU by round: polled %s; not polled %s\n".formatted(
+                        ratios(sequentialReadRatiosByRound(polled)), ratios(sequentialReadRatiosByRound(notified))))
+                .append("umdevd CPU time during the guest run (both umdev disks): %.1f s in %.1f s wall, %.2f CPUs\n"
+                        .formatted(seconds(daemonCpu), seconds(wall), daemonCpus()))
+                .toString();
     }
 
-    private static Row higherIsBetter(String figure, String unit, double umdev, double qemu) {
-        return new Row(figure, unit, umdev, qemu, umdev / qemu);
+    static double median(List<BlockReport> rounds, ToDoubleFunction<BlockReport> figure) {
+        double[] sorted = rounds.stream().mapToDouble(figure).sorted().toArray();
+        int middle = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 
-    private static Row lowerIsBetter(String figure, String unit, double umdev, double qemu) {
-        return new Row(figure, unit, umdev, qemu, qemu / umdev);
+    private Row higherIsBetter(String figure, String unit, ToDoubleFunction<BlockReport> of) {
+        double p = median(polled, of);
+        double n = median(notified, of);
+        double q = median(qemu, of);
+        return new Row(figure, unit, p, n, q, p / q, n / q);
+    }
+
+    private Row lowerIsBetter(String figure, String unit, ToDoubleFunction<BlockReport> of) {
+        double p = median(polled, of);
+        double n = median(notified, of);
+        double q = median(qemu, of);
+        return new Row(figure, unit, p, n, q, q / p, q / n);
+    }
+
+    private static double sequentialRead(BlockReport report) {
+        return report.sequentialRead().mbPerSecond();
+    }
+
+    private static String ratios(List<Double> ratios) {
+        return ratios.stream().map("%.2fx"::formatted).collect(Collectors.joining(", "));
+    }
+
+    private static double seconds(Duration duration) {
+        return duration.toNanos() / NANOS_PER_SECOND;
     }
 }

@@ -7,6 +7,7 @@ import java.util.OptionalLong;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /** The result lines of one guest run, in the order the guest printed them, with typed views. */
 public final class GuestResults {
@@ -15,6 +16,9 @@ public final class GuestResults {
     public static final int PROTOCOL = 1;
 
     private static final String STATUS_OK = "ok";
+    /** What the blk workload prints per disk and round, each line with {@code dev=}. */
+    private static final List<ResultKind> BLOCK_KINDS = List.of(
+            ResultKind.BLK_DEV, ResultKind.BLK_SEQ, ResultKind.BLK_RAND, ResultKind.BLK_INTEGRITY);
 
     private final List<ResultLine> lines;
 
@@ -86,16 +90,19 @@ public final class GuestResults {
         return typed(ResultKind.BLK_DEV, BlockDevice::from);
     }
 
-    /** The full blk workload report for one disk ({@code vda}, ...). */
+    /** The full blk workload report for one disk ({@code vda}, ...): its first round. */
     public BlockReport block(String dev) {
-        Predicate<ResultLine> onDev = line -> dev.equals(line.text("dev"));
-        return new BlockReport(
-                BlockDevice.from(require(ResultKind.BLK_DEV, onDev, dev)),
-                SequentialIo.from(require(ResultKind.BLK_SEQ, onDev.and(op(IoDirection.WRITE)), dev + " sequential write")),
-                SequentialIo.from(require(ResultKind.BLK_SEQ, onDev.and(op(IoDirection.READ)), dev + " sequential read")),
-                RandomIo.from(require(ResultKind.BLK_RAND, onDev.and(op(IoDirection.WRITE)), dev + " random write")),
-                RandomIo.from(require(ResultKind.BLK_RAND, onDev.and(op(IoDirection.READ)), dev + " random read")),
-                BlockIntegrity.from(require(ResultKind.BLK_INTEGRITY, onDev, dev)));
+        return blockReport(dev, blockRoundLines(dev), 0);
+    }
+
+    /**
+     * Every round of the blk workload on one disk, in order: {@code blk} listed n times among the workloads
+     * runs it n times on each disk. A round is the disk's {@code blk-dev} line and its lines up to the disk's
+     * next {@code blk-dev}, so a round that failed halfway cannot lend its missing lines to the next one.
+     */
+    public List<BlockReport> blockRounds(String dev) {
+        List<List<ResultLine>> rounds = blockRoundLines(dev);
+        return IntStream.range(0, Math.max(1, rounds.size())).mapToObj(round -> blockReport(dev, rounds, round)).toList();
     }
 
     public Optional<NetLink> netLink() {
@@ -172,16 +179,44 @@ public final class GuestResults {
         return line -> direction.tag().equals(line.text("op"));
     }
 
+    private List<List<ResultLine>> blockRoundLines(String dev) {
+        List<List<ResultLine>> rounds = new ArrayList<>();
+        for (ResultLine line : lines) {
+            if (BLOCK_KINDS.stream().noneMatch(line::is) || !dev.equals(line.text("dev"))) {
+                continue;
+            }
+            if (line.is(ResultKind.BLK_DEV)) {
+                rounds.add(new ArrayList<>());
+            }
+            if (!rounds.isEmpty()) {
+                rounds.getLast().add(line);
+            }
+        }
+        return rounds;
+    }
+
+    private BlockReport blockReport(String dev, List<List<ResultLine>> rounds, int round) {
+        List<ResultLine> in = round < rounds.size() ? rounds.get(round) : List.of();
+        String where = rounds.size() > 1 ? " in round " + (round + 1) : "";
+        return new BlockReport(
+                BlockDevice.from(require(in, ResultKind.BLK_DEV, line -> true, dev + where)),
+                SequentialIo.from(require(in, ResultKind.BLK_SEQ, op(IoDirection.WRITE), dev + " sequential write" + where)),
+                SequentialIo.from(require(in, ResultKind.BLK_SEQ, op(IoDirection.READ), dev + " sequential read" + where)),
+                RandomIo.from(require(in, ResultKind.BLK_RAND, op(IoDirection.WRITE), dev + " random write" + where)),
+                RandomIo.from(require(in, ResultKind.BLK_RAND, op(IoDirection.READ), dev + " random read" + where)),
+                BlockIntegrity.from(require(in, ResultKind.BLK_INTEGRITY, line -> true, dev + where)));
+    }
+
     private <T> List<T> typed(ResultKind kind, Function<ResultLine, T> parser) {
         return all(kind).stream().map(parser).toList();
     }
 
     private ResultLine require(ResultKind kind) {
-        return require(kind, line -> true, "");
+        return require(lines, kind, line -> true, "");
     }
 
-    private ResultLine require(ResultKind kind, Predicate<ResultLine> match, String what) {
-        return lines.stream()
+    private ResultLine require(List<ResultLine> among, ResultKind kind, Predicate<ResultLine> match, String what) {
+        return among.stream()
                 .filter(line -> line.is(kind))
                 .filter(match)
                 .findFirst()

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -101,6 +102,65 @@ class GuestResultsTest {
         assertTrue(e.getMessage().contains("step=seq-write"), e.getMessage());
         assertTrue(results.ended());
         assertFalse(results.succeeded());
+    }
+
+    /** One blk round's lines for {@code dev}, its figures scaled by {@code round} so that rounds differ. */
+    private static List<String> blkRound(String dev, int round) {
+        return List.of(
+                "@umdev blk-dev dev=%s bytes=268435456 logical_block=512 serial=s-%s transport=-".formatted(dev, dev),
+                "@umdev blk-seq dev=%s op=write bs=1048576 bytes=268435456 seconds=1.0 mb_per_s=%d.0".formatted(dev, 100 * round),
+                "@umdev blk-seq dev=%s op=read bs=1048576 bytes=268435456 seconds=1.0 mb_per_s=%d.5".formatted(dev, 100 * round),
+                "@umdev blk-rand dev=%s op=write bs=4096 ops=2000 seconds=1.0 iops=%d avg_us=1 p50_us=1 p90_us=2 p99_us=3 max_us=4"
+                        .formatted(dev, 10 * round),
+                "@umdev blk-rand dev=%s op=read bs=4096 ops=2000 seconds=1.0 iops=%d avg_us=1 p50_us=1 p90_us=2 p99_us=3 max_us=4"
+                        .formatted(dev, 20 * round),
+                "@umdev blk-integrity dev=%s offset=0 bytes=16777216 seed=0x1 crc32=0x%x read_crc32=0x%x mismatched_blocks=0 verified=yes"
+                        .formatted(dev, round, round));
+    }
+
+    @Test
+    void repeatedBlkWorkloadGivesEveryDiskOneReportPerRoundInOrder() {
+        List<String> console = new ArrayList<>(List.of("@umdev begin protocol=1 kernel=6.12 workload=blk,blk"));
+        for (int round = 1; round <= 2; round++) {
+            console.addAll(blkRound("vda", round));
+            console.add("[   12.345678] kernel noise between disks");
+            console.addAll(blkRound("vdb", round));
+        }
+        console.add("@umdev end status=ok errors=0");
+        GuestResults results = GuestResults.parse(console);
+
+        List<BlockReport> vdb = results.blockRounds("vdb");
+
+        assertEquals(2, vdb.size());
+        assertEquals(List.of(100.5, 200.5), vdb.stream().map(r -> r.sequentialRead().mbPerSecond()).toList());
+        assertEquals(List.of(20.0, 40.0), vdb.stream().map(r -> r.randomRead().iops()).toList());
+        assertEquals(List.of(1L, 2L), vdb.stream().map(r -> r.integrity().crc32()).toList());
+        assertTrue(vdb.stream().allMatch(r -> r.device().dev().equals("vdb") && r.sequentialWrite().dev().equals("vdb")));
+        assertEquals(vdb.getFirst(), results.block("vdb"), "block(dev) is the first round");
+        assertEquals(List.of(results.block("vda")), results.blockRounds("vda").subList(0, 1));
+    }
+
+    @Test
+    void roundThatFailedHalfwayIsNamedAndLendsNoLinesToTheNextRound() {
+        List<String> console = new ArrayList<>(List.of("@umdev begin protocol=1 kernel=6.12 workload=blk,blk"));
+        console.addAll(blkRound("vda", 1).subList(0, 2));
+        console.add("@umdev error workload=blk step=seq-read subject=/dev/vda errno=5 reason=Input/output_error");
+        console.addAll(blkRound("vda", 2));
+        GuestResults results = GuestResults.parse(console);
+
+        MalformedResultException e = assertThrows(MalformedResultException.class, () -> results.blockRounds("vda"));
+
+        assertTrue(e.getMessage().contains("'blk-seq' line for vda sequential read in round 1"), e.getMessage());
+        assertTrue(e.getMessage().contains("step=seq-read"), e.getMessage());
+    }
+
+    @Test
+    void diskWithoutBlkLinesHasNoRounds() {
+        GuestResults results = GuestResults.parse(blkRound("vda", 1));
+
+        MalformedResultException e = assertThrows(MalformedResultException.class, () -> results.blockRounds("vdb"));
+
+        assertTrue(e.getMessage().contains("'blk-dev' line for vdb"), e.getMessage());
     }
 
     @Test

@@ -50,6 +50,14 @@ final class UmdevDaemon implements AutoCloseable {
     private static final Duration START = Duration.ofMinutes(1);
     private static final Duration STOP = Duration.ofSeconds(30);
     private static final Duration POLL = Duration.ofMillis(50);
+    /**
+     * USER_HZ, the unit of the times in /proc/[pid]/stat: fixed at 100 by the kernel's ABI on x86-64 whatever
+     * CONFIG_HZ is ({@code getconf CLK_TCK} says 100 on the machines these tests run on).
+     */
+    private static final long CLOCK_TICKS_PER_SECOND = 100;
+    /** utime and stime: fields 14 and 15 of /proc/[pid]/stat, counted from the state (field 3) after comm's ')'. */
+    private static final int UTIME_AFTER_COMM = 14 - 3;
+    private static final int STIME_AFTER_COMM = 15 - 3;
 
     private final Process process;
     private final Path runDir;
@@ -101,6 +109,22 @@ final class UmdevDaemon implements AutoCloseable {
 
     boolean isAlive() {
         return process.isAlive();
+    }
+
+    /**
+     * The CPU time the daemon has consumed so far, all its threads, user and system ({@code utime + stime} of
+     * /proc/[pid]/stat): take it before and after a guest run to see what serving the guest cost.
+     */
+    Duration cpuTime() {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
+            // comm, in parentheses, may contain spaces: the fields that follow start after its last ')'.
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            long ticks = Long.parseLong(fields[UTIME_AFTER_COMM]) + Long.parseLong(fields[STIME_AFTER_COMM]);
+            return Duration.ofMillis(TimeUnit.SECONDS.toMillis(ticks) / CLOCK_TICKS_PER_SECOND);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** The daemon's output so far. */
