@@ -10,13 +10,16 @@ import java.util.stream.IntStream;
 /**
  * umdev's block figures beside QEMU's built-in virtio-blk-pci, measured in rounds in one guest: round 1 on
  * every disk, then round 2 on every disk, and so on, so that host load and the daemon's JIT warm-up fall on
- * all disks alike. Each figure is the median over the rounds; one row per figure with the ratio to QEMU
- * (for latencies QEMU/umdev, so that above 1.0 always means umdev is better), for umdev with adaptive
- * polling and without. {@code daemonCpu} is what umdevd (serving both umdev disks) consumed in
- * {@code wall}, the guest's whole run.
+ * all disks alike. Each figure is the median over the rounds; its ratio to QEMU is the median of the
+ * rounds' own ratios (each umdev round over the QEMU round next to it, so that a slow minute of the host
+ * cancels out; for latencies QEMU/umdev, so that above 1.0 always means umdev is better), for umdev with
+ * adaptive polling and without. The first {@code warmupRounds} rounds are shown but left out of the medians,
+ * as a benchmark harness discards its warm-up iterations: they carry the daemon's JIT compilation (its first
+ * requests run interpreted) and the first touch of every page. {@code daemonCpu} is what umdevd (serving
+ * both umdev disks) consumed in {@code wall}, the guest's whole run.
  */
 record BlockComparison(Accel accel, List<BlockReport> polled, List<BlockReport> notified, List<BlockReport> qemu,
-        Duration daemonCpu, Duration wall) {
+        int warmupRounds, Duration daemonCpu, Duration wall) {
 
     private static final double NANOS_PER_SECOND = TimeUnit.SECONDS.toNanos(1);
 
@@ -32,6 +35,15 @@ record BlockComparison(Accel accel, List<BlockReport> polled, List<BlockReport> 
             throw new IllegalArgumentException("rounds differ: polled %d, notified %d, QEMU %d"
                     .formatted(polled.size(), notified.size(), qemu.size()));
         }
+        if (warmupRounds < 0 || warmupRounds >= qemu.size()) {
+            throw new IllegalArgumentException("%d warm-up rounds of %d leave none measured"
+                    .formatted(warmupRounds, qemu.size()));
+        }
+    }
+
+    /** The rounds after the warm-up. */
+    private List<BlockReport> measured(List<BlockReport> rounds) {
+        return rounds.subList(warmupRounds, rounds.size());
     }
 
     List<Row> rows() {
@@ -46,12 +58,13 @@ record BlockComparison(Accel accel, List<BlockReport> polled, List<BlockReport> 
                 lowerIsBetter("random write p99", "µs", r -> r.randomWrite().latency().p99Micros()));
     }
 
-    /** umdev's (polled) median sequential read over QEMU's: the target is at least 1.0. */
+    /** The median of the rounds' sequential read ratios, umdev (polled) over QEMU: the target is at least 1.0. */
     double sequentialReadRatio() {
-        return median(polled, BlockComparison::sequentialRead) / median(qemu, BlockComparison::sequentialRead);
+        List<Double> byRound = sequentialReadRatiosByRound(polled);
+        return median(byRound.subList(warmupRounds, byRound.size()));
     }
 
-    /** Each round's sequential read ratio to QEMU's in the same round: the spread the medians hide. */
+    /** Each round's sequential read ratio to QEMU's in the same round, warm-up included: the spread the medians hide. */
     List<Double> sequentialReadRatiosByRound(List<BlockReport> umdev) {
         return IntStream.range(0, qemu.size())
                 .mapToObj(i -> sequentialRead(umdev.get(i)) / sequentialRead(qemu.get(i))).toList();
@@ -65,37 +78,48 @@ record BlockComparison(Accel accel, List<BlockReport> polled, List<BlockReport> 
     /** A Markdown table with the rounds' spread and the daemon's CPU time below it, as pasted into it/README.md. */
     String table() {
         StringBuilder text = new StringBuilder(("| figure (%s), median of %d rounds | umdev polled | umdev not polled "
-                + "| QEMU virtio-blk-pci | polled vs QEMU | not polled vs QEMU |\n").formatted(accel, qemu.size()))
+                + "| QEMU virtio-blk-pci | polled vs QEMU (median of rounds) | not polled vs QEMU |\n")
+                .formatted(accel, qemu.size() - warmupRounds))
                 .append("|---|---:|---:|---:|---:|---:|\n");
         for (Row row : rows()) {
             text.append("| %s, %s | %.1f | %.1f | %.1f | %.2fx | %.2fx |\n".formatted(row.figure(), row.unit(),
                     row.polled(), row.notified(), row.qemu(), row.polledRatio(), row.notifiedRatio()));
         }
-        return text.append("\nsequential read vs QEMU by round: polled %s; not polled %s\n".formatted(
-                        ratios(sequentialReadRatiosByRound(polled)), ratios(sequentialReadRatiosByRound(notified))))
+        return text.append("\nsequential read vs QEMU by round (the first %d warm-up): polled %s; not polled %s\n"
+                        .formatted(warmupRounds, ratios(sequentialReadRatiosByRound(polled)),
+                                ratios(sequentialReadRatiosByRound(notified))))
                 .append("umdevd CPU time during the guest run (both umdev disks): %.1f s in %.1f s wall, %.2f CPUs\n"
                         .formatted(seconds(daemonCpu), seconds(wall), daemonCpus()))
                 .toString();
     }
 
     static double median(List<BlockReport> rounds, ToDoubleFunction<BlockReport> figure) {
-        double[] sorted = rounds.stream().mapToDouble(figure).sorted().toArray();
+        return median(rounds.stream().map(figure::applyAsDouble).toList());
+    }
+
+    static double median(List<Double> values) {
+        double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         int middle = sorted.length / 2;
         return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 
     private Row higherIsBetter(String figure, String unit, ToDoubleFunction<BlockReport> of) {
-        double p = median(polled, of);
-        double n = median(notified, of);
-        double q = median(qemu, of);
-        return new Row(figure, unit, p, n, q, p / q, n / q);
+        return new Row(figure, unit, median(measured(polled), of), median(measured(notified), of),
+                median(measured(qemu), of), medianRatio(measured(polled), measured(qemu), of),
+                medianRatio(measured(notified), measured(qemu), of));
     }
 
     private Row lowerIsBetter(String figure, String unit, ToDoubleFunction<BlockReport> of) {
-        double p = median(polled, of);
-        double n = median(notified, of);
-        double q = median(qemu, of);
-        return new Row(figure, unit, p, n, q, q / p, q / n);
+        return new Row(figure, unit, median(measured(polled), of), median(measured(notified), of),
+                median(measured(qemu), of), medianRatio(measured(qemu), measured(polled), of),
+                medianRatio(measured(qemu), measured(notified), of));
+    }
+
+    /** The median over rounds of {@code of(numerator round i) / of(denominator round i)}. */
+    private static double medianRatio(List<BlockReport> numerator, List<BlockReport> denominator,
+            ToDoubleFunction<BlockReport> of) {
+        return median(IntStream.range(0, numerator.size())
+                .mapToObj(i -> of.applyAsDouble(numerator.get(i)) / of.applyAsDouble(denominator.get(i))).toList());
     }
 
     private static double sequentialRead(BlockReport report) {

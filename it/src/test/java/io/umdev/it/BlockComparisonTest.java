@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
-/** Medians across rounds, the two ratio columns and the per-round spread. */
+/** Medians across rounds, the two ratio columns (medians of the rounds' ratios) and the per-round spread. */
 class BlockComparisonTest {
 
     private static final Duration CPU = Duration.ofSeconds(30);
@@ -30,15 +30,16 @@ class BlockComparisonTest {
         return new BlockComparison(Accel.TCG,
                 List.of(round(900, 100), round(300, 400), round(600, 200)),
                 List.of(round(200, 800), round(400, 400), round(300, 400)),
-                List.of(round(600, 100), round(1000, 200), round(500, 300)), CPU, WALL);
+                List.of(round(600, 100), round(1000, 200), round(500, 300)), 0, CPU, WALL);
     }
 
     @Test
     void comparesTheMedianOfEachFigureAcrossRounds() {
         BlockComparison.Row seqRead = comparison().rows().getFirst();
 
-        assertEquals(new BlockComparison.Row("sequential read 1 MiB QD1", "MB/s", 600, 300, 600, 1.0, 0.5), seqRead);
-        assertEquals(1.0, comparison().sequentialReadRatio());
+        // Rounds: polled 900/600, 300/1000, 600/500 = 1.5, 0.3, 1.2; not polled 1/3, 0.4, 0.6.
+        assertEquals(new BlockComparison.Row("sequential read 1 MiB QD1", "MB/s", 600, 300, 600, 1.2, 0.4), seqRead);
+        assertEquals(1.2, comparison().sequentialReadRatio(), "the median round, not the ratio of the medians (1.0)");
     }
 
     @Test
@@ -47,7 +48,9 @@ class BlockComparisonTest {
                 .findFirst().orElseThrow();
 
         assertEquals(200, p50.polled());
-        assertEquals(200.0 / 400, p50.notifiedRatio());
+        // Rounds: QEMU 100/800, 200/400, 300/400 for not polled; 100/100, 200/400, 300/200 for polled.
+        assertEquals(0.5, p50.notifiedRatio());
+        assertEquals(1.0, p50.polledRatio());
     }
 
     @Test
@@ -71,6 +74,22 @@ class BlockComparisonTest {
     @Test
     void refusesRoundsThatDoNotPairUp() {
         assertThrows(IllegalArgumentException.class, () -> new BlockComparison(Accel.TCG, List.of(round(1, 1)),
-                List.of(round(1, 1)), List.of(round(1, 1), round(1, 1)), CPU, WALL));
+                List.of(round(1, 1)), List.of(round(1, 1), round(1, 1)), 0, CPU, WALL));
+    }
+
+    @Test
+    void warmUpRoundsAreShownButLeftOutOfTheMedians() {
+        BlockComparison comparison = new BlockComparison(Accel.TCG,
+                List.of(round(100, 900), round(900, 100), round(300, 400), round(600, 200)),
+                List.of(round(100, 900), round(200, 800), round(400, 400), round(300, 400)),
+                List.of(round(1000, 100), round(600, 100), round(1000, 200), round(500, 300)), 1, CPU, WALL);
+
+        assertEquals(1.2, comparison.sequentialReadRatio());
+        assertEquals(600, comparison.rows().getFirst().polled());
+        String table = comparison.table();
+        assertTrue(table.contains("median of 3 rounds"), table);
+        assertTrue(table.contains("(the first 1 warm-up): polled 0.10x, 1.50x, 0.30x, 1.20x"), table);
+        assertThrows(IllegalArgumentException.class, () -> new BlockComparison(Accel.TCG, List.of(round(1, 1)),
+                List.of(round(1, 1)), List.of(round(1, 1)), 1, CPU, WALL));
     }
 }
