@@ -1,6 +1,7 @@
 package io.umdev.virtio.testing;
 
 import io.umdev.virtio.ring.DescriptorChain;
+import io.umdev.virtio.spec.DeviceStatus;
 import io.umdev.virtio.transport.RequestHandler;
 import io.umdev.virtio.transport.SoftwareVirtioDevice;
 import io.umdev.virtio.transport.VirtioException;
@@ -35,6 +36,23 @@ public final class EchoDevice extends SoftwareVirtioDevice {
         super(Definition.of("echo", DEVICE_ID, (1L << FEATURE_FANCY) | (1L << FEATURE_FORBIDDEN_ALONE), 2, queueMaxSize,
                 CONFIG_SIZE).withGroups(groups, groups), table);
         updateConfig(c -> c.set(ValueLayout.JAVA_BYTE, 0, (byte) 1));
+    }
+
+    /**
+     * What a driver does first and last when it brings the device up with queue 0 only: negotiates
+     * {@code features}, lays out split rings of {@code size} at {@code base}, enables them and sets
+     * DRIVER_OK. Returns the rings' driver side.
+     */
+    public SplitDriver startWithSplitQueue(long features, GuestMemory memory, long base, int size) {
+        setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER);
+        setDriverFeatures(features);
+        setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK);
+        SplitDriver d = new SplitDriver(memory, base, size);
+        setQueueSize(0, size);
+        setQueueAddress(0, d.desc, d.avail, d.used);
+        setQueueReady(0, true);
+        setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);
+        return d;
     }
 
     @Override

@@ -1,9 +1,5 @@
 package io.umdev.virtio.transport;
 
-import static io.umdev.virtio.spec.DeviceStatus.ACKNOWLEDGE;
-import static io.umdev.virtio.spec.DeviceStatus.DRIVER;
-import static io.umdev.virtio.spec.DeviceStatus.DRIVER_OK;
-import static io.umdev.virtio.spec.DeviceStatus.FEATURES_OK;
 import static io.umdev.virtio.spec.DeviceStatus.NEEDS_RESET;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -37,14 +33,8 @@ class ConcurrentControlTest {
         try (DmaTable table = new DmaTable(4); GuestMemory memory = GuestMemory.map(table, IOVA, 1 << 20)) {
             EchoDevice device = new EchoDevice(table, 64);
             try {
-                device.setStatus(ACKNOWLEDGE | DRIVER);
-                device.setDriverFeatures(VirtioFeature.bits(VirtioFeature.VERSION_1, VirtioFeature.RING_EVENT_IDX));
-                device.setStatus(ACKNOWLEDGE | DRIVER | FEATURES_OK);
-                SplitDriver d = new SplitDriver(memory, IOVA, QSIZE);
-                device.setQueueSize(0, QSIZE);
-                device.setQueueAddress(0, d.desc, d.avail, d.used);
-                device.setQueueReady(0, true);
-                device.setStatus(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
+                SplitDriver d = device.startWithSplitQueue(
+                        VirtioFeature.bits(VirtioFeature.VERSION_1, VirtioFeature.RING_EVENT_IDX), memory, IOVA, QSIZE);
 
                 AtomicBoolean done = new AtomicBoolean();
                 AtomicInteger cycles = new AtomicInteger();

@@ -381,14 +381,7 @@ class HostileRingTest {
         try (DmaTable otherTable = new DmaTable(4); GuestMemory otherMemory = GuestMemory.map(otherTable, IOVA, SIZE)) {
             EchoDevice other = new EchoDevice(otherTable, 64);
             try {
-                other.setStatus(ACKNOWLEDGE | DRIVER);
-                other.setDriverFeatures(SPLIT);
-                other.setStatus(ACKNOWLEDGE | DRIVER | FEATURES_OK);
-                SplitDriver od = new SplitDriver(otherMemory, RINGS, QSIZE);
-                other.setQueueSize(0, QSIZE);
-                other.setQueueAddress(0, od.desc, od.avail, od.used);
-                other.setQueueReady(0, true);
-                other.setStatus(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
+                SplitDriver od = other.startWithSplitQueue(SPLIT, otherMemory, RINGS, QSIZE);
 
                 negotiate(SPLIT);
                 SplitDriver d = new SplitDriver(memory, RINGS, QSIZE);

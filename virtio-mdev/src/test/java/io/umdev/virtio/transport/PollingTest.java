@@ -1,9 +1,5 @@
 package io.umdev.virtio.transport;
 
-import static io.umdev.virtio.spec.DeviceStatus.ACKNOWLEDGE;
-import static io.umdev.virtio.spec.DeviceStatus.DRIVER;
-import static io.umdev.virtio.spec.DeviceStatus.DRIVER_OK;
-import static io.umdev.virtio.spec.DeviceStatus.FEATURES_OK;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -61,16 +57,7 @@ class PollingTest {
     }
 
     private SplitDriver start(long features) {
-        device.setStatus(ACKNOWLEDGE);
-        device.setStatus(ACKNOWLEDGE | DRIVER);
-        device.setDriverFeatures(features);
-        device.setStatus(ACKNOWLEDGE | DRIVER | FEATURES_OK);
-        SplitDriver d = new SplitDriver(memory, RINGS, QSIZE);
-        device.setQueueSize(0, QSIZE);
-        device.setQueueAddress(0, d.desc, d.avail, d.used);
-        device.setQueueReady(0, true);
-        device.setStatus(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
-        return d;
+        return device.startWithSplitQueue(features, memory, RINGS, QSIZE);
     }
 
     /**
