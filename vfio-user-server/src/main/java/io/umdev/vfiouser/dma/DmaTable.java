@@ -346,10 +346,18 @@ public final class DmaTable implements AutoCloseable {
                 chunk = Long.compareUnsigned(left, total - done) < 0 ? left : total - done;
                 MemorySegment memory = r.segment();
                 if (memory != null) {
-                    if (direction == DmaDirection.READ) {
-                        MemorySegment.copy(memory, r.offsetOf(at), buffer, done, chunk);
-                    } else {
-                        MemorySegment.copy(buffer, done, memory, r.offsetOf(at), chunk);
+                    try {
+                        if (direction == DmaDirection.READ) {
+                            MemorySegment.copy(memory, r.offsetOf(at), buffer, done, chunk);
+                        } else {
+                            MemorySegment.copy(buffer, done, memory, r.offsetOf(at), chunk);
+                        }
+                    } catch (InternalError e) {
+                        if (!MemoryFault.is(e)) {
+                            throw e;
+                        }
+                        throw new DmaException(Errno.EFAULT, String.format("DMA %s at 0x%x in %s: %s", direction, at,
+                                r, MemoryFault.describe(e)));
                     }
                     done += chunk;
                     continue;

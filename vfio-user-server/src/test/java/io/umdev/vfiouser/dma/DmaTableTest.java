@@ -19,7 +19,11 @@ import io.umdev.linux.MappedMemory;
 import io.umdev.linux.Memfd;
 import io.umdev.linux.OwnedFd;
 import io.umdev.vfiouser.testing.OpenFiles;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -806,6 +810,42 @@ class DmaTableTest {
                 table.unmap(0x10000, P);
             }
             assertEquals(0, table.size());
+        }
+    }
+
+    /** What a hostile client can do to a memfd it shared: shrink it under the server's mapping. */
+    static void shrinkToZero(OwnedFd fd) throws IOException {
+        try (FileChannel file = FileChannel.open(Path.of("/proc/self/fd/" + fd.fd()), StandardOpenOption.WRITE)) {
+            file.truncate(0);
+        }
+    }
+
+    @Test
+    void aFileShrunkUnderItsMapFailsTransfersWithEfaultAndTheTableCarriesOn() throws Exception {
+        try (DmaTable table = new DmaTable(4)) {
+            OwnedFd shrunk = Memfd.create("shrunk", 4 * P);
+            OwnedFd kept = Memfd.create("kept", 4 * P);
+            OwnedFd client = shrunk.duplicate();
+            try {
+                table.map(0, 4 * P, true, true, shrunk, 0);
+                table.map(16 * P, 4 * P, true, true, kept, 0);
+                shrinkToZero(client);
+                MemorySegment buffer = MemorySegment.ofArray(new byte[(int) P]);
+                DmaException read = assertThrows(DmaException.class, () -> table.read(P, buffer));
+                assertEquals(Errno.EFAULT, read.errno());
+                assertTrue(read.getMessage().contains("shrunk"), read.getMessage());
+                assertEquals(Errno.EFAULT, assertThrows(DmaException.class, () -> table.write(P, buffer)).errno());
+
+                buffer.fill((byte) 7);
+                table.write(17 * P, buffer);
+                MemorySegment back = MemorySegment.ofArray(new byte[(int) P]);
+                table.read(17 * P, back);
+                assertArrayEquals(buffer.toArray(JAVA_BYTE), back.toArray(JAVA_BYTE), "the other mapping is untouched");
+                table.unmap(0, 4 * P);
+                assertEquals(1, table.size());
+            } finally {
+                client.close();
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ import io.umdev.virtio.spec.SplitRing;
 import io.umdev.virtio.spec.VirtioFeature;
 import io.umdev.virtio.spec.VirtioId;
 import io.umdev.vfiouser.dma.DmaTable;
+import io.umdev.vfiouser.dma.MemoryFault;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Arrays;
@@ -1081,9 +1082,8 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             } finally {
                 vq.end();
             }
-        } catch (RuntimeException e) {
-            needsReset("internal error polling queue " + q + ": " + e);
-            LOG.error("{}: polling queue {} failed", definition.name(), q, e);
+        } catch (RuntimeException | InternalError e) {
+            passFailed(q, e);
             setPolling(q, false);
             return false;
         } finally {
@@ -1117,11 +1117,9 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             } finally {
                 vq.end();
             }
-        } catch (RuntimeException e) {
-            // Only a device bug gets here (the engine does not throw on bad rings): contain it.
+        } catch (RuntimeException | InternalError e) {
             poll = false;
-            needsReset("internal error servicing queue " + q + ": " + e);
-            LOG.error("{}: queue {} pass failed", definition.name(), q, e);
+            passFailed(q, e);
         } finally {
             lock.unlock();
             queue.lastPass = System.nanoTime();
@@ -1130,6 +1128,20 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             }
             setPolling(q, poll);
         }
+    }
+
+    /**
+     * Contains what escaped a pass over queue q: a client whose memory faulted (the engine does not throw
+     * on bad rings, but a shrunk file faults on access), or a device bug. Either way only this device
+     * stops, in NEEDS_RESET, and the worker lives on.
+     */
+    private void passFailed(int q, Throwable e) {
+        if (MemoryFault.is(e)) {
+            needsReset("queue " + q + ": " + MemoryFault.describe(e));
+            return;
+        }
+        needsReset("internal error servicing queue " + q + ": " + e);
+        LOG.error("{}: queue {} pass failed", definition.name(), q, e);
     }
 
     /**
@@ -1159,9 +1171,8 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
             int written;
             try {
                 written = handler.handle(chain);
-            } catch (RuntimeException e) {
-                LOG.error("{}: handler of queue {} threw", definition.name(), q, e);
-                needsReset("handler of queue " + q + " failed: " + e);
+            } catch (RuntimeException | InternalError e) {
+                passFailed(q, e);
                 return false;
             }
             if (!running || !vq.isActive()) {

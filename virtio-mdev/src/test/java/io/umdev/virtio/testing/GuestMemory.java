@@ -6,8 +6,12 @@ import io.umdev.linux.Memfd;
 import io.umdev.linux.OwnedFd;
 import io.umdev.vfiouser.dma.DmaException;
 import io.umdev.vfiouser.dma.DmaTable;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 
 /**
  * Real client memory for tests: a memfd whose middle part is mapped into a real {@link DmaTable} at an
@@ -24,13 +28,16 @@ public final class GuestMemory implements AutoCloseable {
     private final MappedMemory all;
     private final MemorySegment memory;
     private final OwnedFd fd;
+    /** The memfd behind the memory, for {@link #shrinkFile()}. */
+    private final OwnedFd file;
 
-    private GuestMemory(long iova, long size, MappedMemory all, OwnedFd fd) {
+    private GuestMemory(long iova, long size, MappedMemory all, OwnedFd fd, OwnedFd file) {
         this.iova = iova;
         this.size = size;
         this.all = all;
         this.memory = all.segment();
         this.fd = fd;
+        this.file = file;
     }
 
     /**
@@ -42,7 +49,7 @@ public final class GuestMemory implements AutoCloseable {
         try {
             MappedMemory all = MappedMemory.map(fd, 0, size + 2 * GUARD, true);
             all.segment().fill(CANARY);
-            return new GuestMemory(iova, size, all, fd);
+            return new GuestMemory(iova, size, all, fd, fd);
         } catch (LinuxException | RuntimeException e) {
             fd.close();
             throw e;
@@ -62,9 +69,13 @@ public final class GuestMemory implements AutoCloseable {
             MappedMemory all = MappedMemory.map(fd, 0, size + 2 * GUARD, true);
             all.segment().fill(CANARY);
             table.map(iova, size, readable, writable, fd.duplicate(), GUARD);
-            return new GuestMemory(iova, size, all, null);
+            GuestMemory mapped = new GuestMemory(iova, size, all, null, fd);
+            fd = null;
+            return mapped;
         } finally {
-            fd.close();
+            if (fd != null) {
+                fd.close();
+            }
         }
     }
 
@@ -117,11 +128,19 @@ public final class GuestMemory implements AutoCloseable {
         return true;
     }
 
+    /**
+     * What a hostile client can do to memory it shared: shrink the file to nothing under the mappings.
+     * Every access to this memory faults afterwards, the test's own included: only {@link #close()} is safe.
+     */
+    public void shrinkFile() throws IOException {
+        try (FileChannel channel = FileChannel.open(Path.of("/proc/self/fd/" + file.fd()), StandardOpenOption.WRITE)) {
+            channel.truncate(0);
+        }
+    }
+
     @Override
     public void close() {
         all.close();
-        if (fd != null) {
-            fd.close();
-        }
+        file.close();
     }
 }
