@@ -87,7 +87,7 @@ public final class VfioUserClient implements AutoCloseable {
 
     /** Connects and negotiates VERSION; a refusal (EBUSY, EACCES, ...) is a {@link VfioUserException}. */
     public static VfioUserClient connect(Path socket, ClientOptions options) throws IOException {
-        VfioUserClient client = new VfioUserClient(MessageChannel.connect(socket, options.maxMsgFds()), options);
+        VfioUserClient client = new VfioUserClient(MessageChannel.connect(socket), options);
         try {
             client.negotiate();
         } catch (IOException | RuntimeException e) {

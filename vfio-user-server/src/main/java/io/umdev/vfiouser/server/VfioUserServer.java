@@ -135,7 +135,7 @@ public final class VfioUserServer implements AutoCloseable {
     }
 
     private void admit(AFUNIXSocketChannel accepted) throws IOException {
-        MessageChannel channel = MessageChannel.accepted(accepted, options.maxMsgFds());
+        MessageChannel channel = MessageChannel.accepted(accepted);
         PeerCredentials peer = channel.peer();
         if (!options.accessPolicy().permits(peer)) {
             LOG.warn("{}: refusing pid {} (uid {}): not permitted by the access policy", name, peer.pid(), peer.uid());

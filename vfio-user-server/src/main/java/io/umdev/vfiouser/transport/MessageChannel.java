@@ -27,9 +27,6 @@ import org.newsclub.net.unix.FileDescriptorCast;
 public final class MessageChannel implements AutoCloseable {
     /** Receive buffers start small and grow to the largest message accepted. */
     private static final int INITIAL_BUFFER = 64 * 1024;
-    /** Ancillary space per descriptor (SCM_RIGHTS int) plus the cmsg header, with room to spare. */
-    private static final int ANCILLARY_BYTES_PER_FD = 8;
-    private static final int ANCILLARY_OVERHEAD = 64;
 
     private final AFUNIXSocketChannel channel;
     private final int socketFd;
@@ -40,10 +37,10 @@ public final class MessageChannel implements AutoCloseable {
     private ByteBuffer rx;
     private MemorySegment rxSegment;
 
-    private MessageChannel(AFUNIXSocketChannel channel, int maxReceiveFds) throws IOException {
+    private MessageChannel(AFUNIXSocketChannel channel) throws IOException {
         this.channel = channel;
         channel.configureBlocking(true);
-        channel.ensureAncillaryReceiveBufferSize(ANCILLARY_OVERHEAD + maxReceiveFds * ANCILLARY_BYTES_PER_FD);
+        // Also sizes the socket's ancillary buffer for as many descriptors as a peer can send at once.
         this.received = new ReceivedDescriptors(channel);
         this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
         this.rx = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.nativeOrder());
@@ -51,15 +48,15 @@ public final class MessageChannel implements AutoCloseable {
     }
 
     /** Wraps a channel accepted by a server. */
-    public static MessageChannel accepted(AFUNIXSocketChannel channel, int maxReceiveFds) throws IOException {
-        return new MessageChannel(channel, maxReceiveFds);
+    public static MessageChannel accepted(AFUNIXSocketChannel channel) throws IOException {
+        return new MessageChannel(channel);
     }
 
     /** Connects to the server listening at {@code path}. */
-    public static MessageChannel connect(Path path, int maxReceiveFds) throws IOException {
+    public static MessageChannel connect(Path path) throws IOException {
         AFUNIXSocketChannel channel = AFUNIXSocketChannel.open(AFUNIXSocketAddress.of(path));
         try {
-            return new MessageChannel(channel, maxReceiveFds);
+            return new MessageChannel(channel);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;

@@ -25,7 +25,7 @@ final class RawPeer implements AutoCloseable {
     }
 
     static RawPeer connect(Path socket) throws IOException {
-        return new RawPeer(MessageChannel.connect(socket, 16));
+        return new RawPeer(MessageChannel.connect(socket));
     }
 
     record Received(int id, int command, long size, int flags, int error, byte[] payload) {

@@ -35,8 +35,8 @@ class MessageChannelTest {
     private MessageChannel[] pair() throws Exception {
         try (AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open()) {
             listener.bind(AFUNIXSocketAddress.of(dir.resolve("pair.sock")));
-            MessageChannel a = MessageChannel.connect(dir.resolve("pair.sock"), 1);
-            return new MessageChannel[] {a, MessageChannel.accepted(listener.accept(), 1)};
+            MessageChannel a = MessageChannel.connect(dir.resolve("pair.sock"));
+            return new MessageChannel[] {a, MessageChannel.accepted(listener.accept())};
         }
     }
 
