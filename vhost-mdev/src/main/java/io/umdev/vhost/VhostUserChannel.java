@@ -1,20 +1,16 @@
 package io.umdev.vhost;
 
 import io.umdev.linux.OwnedFd;
-import io.umdev.vfiouser.transport.ReceivedDescriptors;
+import io.umdev.vfiouser.transport.DescriptorStream;
 import io.umdev.vfiouser.transport.StreamBrokenException;
 import io.umdev.vhost.protocol.MessageHeader;
 import io.umdev.vhost.protocol.Payloads;
-import java.io.FileDescriptor;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
-import org.newsclub.net.unix.FileDescriptorCast;
 
 /**
  * A connected vhost-user socket, either end. Receiving reads one whole message (header, then the payload
@@ -25,9 +21,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * are released under junixsocket's map lock, and those of a failed receive are closed.
  */
 public final class VhostUserChannel implements AutoCloseable {
-    private final AFUNIXSocketChannel channel;
-    private final ReceivedDescriptors received;
-    private final ReentrantLock sendLock = new ReentrantLock();
+    private final DescriptorStream stream;
     private final ByteBuffer rx = ByteBuffer.allocateDirect(MessageHeader.SIZE + Payloads.MAX_PAYLOAD)
             .order(ByteOrder.nativeOrder());
     private final MemorySegment rxSegment = MemorySegment.ofBuffer(rx);
@@ -52,9 +46,7 @@ public final class VhostUserChannel implements AutoCloseable {
     }
 
     public VhostUserChannel(AFUNIXSocketChannel channel) throws IOException {
-        this.channel = channel;
-        channel.configureBlocking(true);
-        this.received = new ReceivedDescriptors(channel);
+        this.stream = new DescriptorStream(channel);
     }
 
     /**
@@ -64,22 +56,13 @@ public final class VhostUserChannel implements AutoCloseable {
      *     request when {@code expectReply} is false, a payload over the limit) or a stream cut mid-message
      */
     public Message receive(boolean expectReply) throws IOException {
-        try {
-            return receiveMessage(expectReply);
-        } catch (IOException | RuntimeException e) {
-            try {
-                received.discard();
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
-        }
+        return stream.receiving(() -> receiveMessage(expectReply));
     }
 
     private Message receiveMessage(boolean expectReply) throws IOException {
         rx.clear().limit(MessageHeader.SIZE);
-        if (!readFully(rx, true)) {
-            received.discard();
+        if (!stream.readFully(rx, true)) {
+            stream.discardDescriptors();
             return null;
         }
         int request = MessageHeader.request(rxSegment);
@@ -97,24 +80,9 @@ public final class VhostUserChannel implements AutoCloseable {
                     + "-byte limit");
         }
         rx.limit(MessageHeader.SIZE + (int) size);
-        readFully(rx, false);
-        List<OwnedFd> fds = received.take();
+        stream.readFully(rx, false);
+        List<OwnedFd> fds = stream.takeDescriptors();
         return new Message(request, flags, rxSegment.asSlice(MessageHeader.SIZE, size), fds);
-    }
-
-    private boolean readFully(ByteBuffer buffer, boolean eofAllowedAtStart) throws IOException {
-        boolean any = buffer.position() > 0;
-        while (buffer.hasRemaining()) {
-            int n = channel.read(buffer);
-            if (n < 0) {
-                if (!any && eofAllowedAtStart) {
-                    return false;
-                }
-                throw new StreamBrokenException("connection closed in the middle of a message");
-            }
-            any |= n > 0;
-        }
-        return true;
     }
 
     /** Sends one message: header with {@code request}, {@code flags} and the payload's size, then the payload. */
@@ -123,52 +91,16 @@ public final class VhostUserChannel implements AutoCloseable {
         MemorySegment whole = MemorySegment.ofBuffer(buffer);
         MessageHeader.write(whole, request, flags, (int) payload.byteSize());
         whole.asSlice(MessageHeader.SIZE).copyFrom(payload);
-        sendLock.lock();
-        try {
-            List<OwnedFd> held = new ArrayList<>(fds.size());
-            try {
-                for (OwnedFd fd : fds) {
-                    if (!fd.acquire()) {
-                        throw new IOException("cannot send " + fd + ": it is closed");
-                    }
-                    held.add(fd);
-                }
-                if (!held.isEmpty()) {
-                    FileDescriptor[] out = new FileDescriptor[held.size()];
-                    for (int i = 0; i < out.length; i++) {
-                        out[i] = FileDescriptorCast.unsafeUsing(held.get(i).fd()).getFileDescriptor();
-                    }
-                    channel.setOutboundFileDescriptors(out);
-                }
-                try {
-                    boolean first = true;
-                    while (buffer.hasRemaining()) {
-                        channel.write(buffer);
-                        if (first && buffer.hasRemaining() && !held.isEmpty()) {
-                            channel.setOutboundFileDescriptors((FileDescriptor[]) null);
-                        }
-                        first = false;
-                    }
-                } finally {
-                    if (!held.isEmpty()) {
-                        channel.setOutboundFileDescriptors((FileDescriptor[]) null);
-                    }
-                }
-            } finally {
-                held.forEach(OwnedFd::release);
-            }
-        } finally {
-            sendLock.unlock();
-        }
+        stream.send(buffer, fds);
     }
 
     public boolean isOpen() {
-        return channel.isOpen();
+        return stream.isOpen();
     }
 
     /** Closes the socket; a thread blocked receiving gets an exception. */
     @Override
     public void close() throws IOException {
-        channel.close();
+        stream.close();
     }
 }

@@ -4,16 +4,13 @@ import io.umdev.linux.LinuxException;
 import io.umdev.linux.OwnedFd;
 import io.umdev.linux.Poll;
 import io.umdev.vfiouser.protocol.MessageHeader;
-import java.io.FileDescriptor;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
@@ -30,8 +27,7 @@ public final class MessageChannel implements AutoCloseable {
 
     private final AFUNIXSocketChannel channel;
     private final int socketFd;
-    private final ReentrantLock sendLock = new ReentrantLock();
-    private final ReceivedDescriptors received;
+    private final DescriptorStream stream;
     private final ByteBuffer header = ByteBuffer.allocateDirect(MessageHeader.SIZE).order(ByteOrder.nativeOrder());
     private final MemorySegment headerSegment = MemorySegment.ofBuffer(header);
     private ByteBuffer rx;
@@ -39,9 +35,7 @@ public final class MessageChannel implements AutoCloseable {
 
     private MessageChannel(AFUNIXSocketChannel channel) throws IOException {
         this.channel = channel;
-        channel.configureBlocking(true);
-        // Also sizes the socket's ancillary buffer for as many descriptors as a peer can send at once.
-        this.received = new ReceivedDescriptors(channel);
+        this.stream = new DescriptorStream(channel);
         this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
         this.rx = ByteBuffer.allocateDirect(INITIAL_BUFFER).order(ByteOrder.nativeOrder());
         this.rxSegment = MemorySegment.ofBuffer(rx);
@@ -102,24 +96,13 @@ public final class MessageChannel implements AutoCloseable {
     }
 
     private ReceivedMessage receive(int maxMessageSize, boolean detached) throws IOException {
-        try {
-            return receiveMessage(maxMessageSize, detached);
-        } catch (IOException | RuntimeException e) {
-            // Descriptors that came with the bytes read so far belong to no message now. junixsocket closes
-            // them only if the socket closes after they arrived: a close racing with this read would leak them.
-            try {
-                received.discard();
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
-        }
+        return stream.receiving(() -> receiveMessage(maxMessageSize, detached));
     }
 
     private ReceivedMessage receiveMessage(int maxMessageSize, boolean detached) throws IOException {
         header.clear();
-        if (!readFully(header, true)) {
-            received.discard();
+        if (!stream.readFully(header, true)) {
+            stream.discardDescriptors();
             return null;
         }
         long size = MessageHeader.size(headerSegment);
@@ -143,27 +126,11 @@ public final class MessageChannel implements AutoCloseable {
         if (oversized) {
             discard(size - MessageHeader.SIZE);
         } else {
-            readFully(target, false);
+            stream.readFully(target, false);
         }
-        List<OwnedFd> fds = received.take();
+        List<OwnedFd> fds = stream.takeDescriptors();
         MemorySegment bytes = detached ? MemorySegment.ofBuffer(target.clear()) : rxSegment.asSlice(0, kept);
         return new ReceivedMessage(bytes, fds, size);
-    }
-
-    /** Fills {@code buffer} up to its limit. Returns false on end of stream before any byte when allowed. */
-    private boolean readFully(ByteBuffer buffer, boolean eofAllowedAtStart) throws IOException {
-        boolean any = buffer.position() > 0;
-        while (buffer.hasRemaining()) {
-            int n = channel.read(buffer);
-            if (n < 0) {
-                if (!any && eofAllowedAtStart) {
-                    return false;
-                }
-                throw new StreamBrokenException("connection closed in the middle of a message");
-            }
-            any |= n > 0;
-        }
-        return true;
     }
 
     /** Reads and drops {@code bytes}, into the receive buffer past the header kept there. */
@@ -174,74 +141,23 @@ public final class MessageChannel implements AutoCloseable {
         while (left > 0) {
             long chunk = Math.min(room, left);
             sink.clear().position(MessageHeader.SIZE).limit((int) (MessageHeader.SIZE + chunk));
-            readFully(sink, false);
+            stream.readFully(sink, false);
             left -= chunk;
         }
     }
 
     /** Sends one message: {@code message} is the whole message, header included. */
     public void send(MemorySegment message, List<OwnedFd> fds) throws IOException {
-        ByteBuffer buffer = message.asByteBuffer();
-        sendLock.lock();
-        try {
-            List<OwnedFd> held = acquireAll(fds);
-            try {
-                if (!held.isEmpty()) {
-                    FileDescriptor[] out = new FileDescriptor[held.size()];
-                    for (int i = 0; i < out.length; i++) {
-                        out[i] = FileDescriptorCast.unsafeUsing(held.get(i).fd()).getFileDescriptor();
-                    }
-                    channel.setOutboundFileDescriptors(out);
-                }
-                try {
-                    writeFully(buffer);
-                } finally {
-                    if (!held.isEmpty()) {
-                        channel.setOutboundFileDescriptors((FileDescriptor[]) null);
-                    }
-                }
-            } finally {
-                held.forEach(OwnedFd::release);
-            }
-        } finally {
-            sendLock.unlock();
-        }
-    }
-
-    private void writeFully(ByteBuffer buffer) throws IOException {
-        boolean first = true;
-        while (buffer.hasRemaining()) {
-            channel.write(buffer);
-            if (first && buffer.hasRemaining()) {
-                // The descriptors went with the first part; never send them twice.
-                channel.setOutboundFileDescriptors((FileDescriptor[]) null);
-            }
-            first = false;
-        }
-    }
-
-    private static List<OwnedFd> acquireAll(List<OwnedFd> fds) throws IOException {
-        if (fds.isEmpty()) {
-            return List.of();
-        }
-        List<OwnedFd> held = new ArrayList<>(fds.size());
-        for (OwnedFd fd : fds) {
-            if (!fd.acquire()) {
-                held.forEach(OwnedFd::release);
-                throw new IOException("cannot send " + fd + ": it is closed");
-            }
-            held.add(fd);
-        }
-        return held;
+        stream.send(message.asByteBuffer(), fds);
     }
 
     public boolean isOpen() {
-        return channel.isOpen();
+        return stream.isOpen();
     }
 
     /** Closes the socket; a thread blocked receiving gets an exception. */
     @Override
     public void close() throws IOException {
-        channel.close();
+        stream.close();
     }
 }

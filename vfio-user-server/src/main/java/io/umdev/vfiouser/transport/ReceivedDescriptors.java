@@ -13,15 +13,15 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * The descriptors junixsocket received on one socket, taken over safely: each is duplicated into a
  * descriptor we own and junixsocket's is closed, so that junixsocket forgets it and cannot close our
  * number later when the socket closes. Closing happens under junixsocket's own lock (see
- * {@link AncillarySupport}), so a concurrent close of the socket cannot deadlock with it. Shared by
- * every umdev transport that receives descriptors over junixsocket.
+ * {@link AncillarySupport}), so a concurrent close of the socket cannot deadlock with it. Used through
+ * {@link DescriptorStream}, which every umdev transport that receives descriptors is built on.
  */
-public final class ReceivedDescriptors {
+final class ReceivedDescriptors {
     private final AFUNIXSocketChannel channel;
     private final Object lock;
 
     /** Also makes the socket's ancillary buffer large enough for anything a peer can send (see {@link AncillarySupport}). */
-    public ReceivedDescriptors(AFUNIXSocketChannel channel) {
+    ReceivedDescriptors(AFUNIXSocketChannel channel) {
         this.channel = channel;
         // Room for all a peer can send, not just what it may: a truncated receive leaks descriptors.
         AncillarySupport.ensureFull(channel);
@@ -29,7 +29,7 @@ public final class ReceivedDescriptors {
     }
 
     /** The descriptors that came with the bytes read since the last call, now ours (an empty list if none). */
-    public List<OwnedFd> take() throws IOException {
+    List<OwnedFd> take() throws IOException {
         FileDescriptor[] received = channel.getReceivedFileDescriptors();
         if (received == null || received.length == 0) {
             return new ArrayList<>(0);
@@ -54,7 +54,7 @@ public final class ReceivedDescriptors {
     }
 
     /** Closes the descriptors that came with the bytes read since the last call: they belong to no message. */
-    public void discard() throws IOException {
+    void discard() throws IOException {
         FileDescriptor[] received = channel.getReceivedFileDescriptors();
         if (received != null) {
             for (FileDescriptor fd : received) {
