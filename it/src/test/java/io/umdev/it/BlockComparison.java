@@ -104,15 +104,21 @@ record BlockComparison(Accel accel, List<BlockReport> polled, List<BlockReport> 
     }
 
     private Row higherIsBetter(String figure, String unit, ToDoubleFunction<BlockReport> of) {
-        return new Row(figure, unit, median(measured(polled), of), median(measured(notified), of),
-                median(measured(qemu), of), medianRatio(measured(polled), measured(qemu), of),
-                medianRatio(measured(notified), measured(qemu), of));
+        return row(figure, unit, of, true);
     }
 
     private Row lowerIsBetter(String figure, String unit, ToDoubleFunction<BlockReport> of) {
-        return new Row(figure, unit, median(measured(polled), of), median(measured(notified), of),
-                median(measured(qemu), of), medianRatio(measured(qemu), measured(polled), of),
-                medianRatio(measured(qemu), measured(notified), of));
+        return row(figure, unit, of, false);
+    }
+
+    /** Medians of the measured rounds; ratios oriented so that above 1.0 is umdev ahead. */
+    private Row row(String figure, String unit, ToDoubleFunction<BlockReport> of, boolean higherIsBetter) {
+        List<BlockReport> p = measured(polled);
+        List<BlockReport> n = measured(notified);
+        List<BlockReport> q = measured(qemu);
+        return new Row(figure, unit, median(p, of), median(n, of), median(q, of),
+                higherIsBetter ? medianRatio(p, q, of) : medianRatio(q, p, of),
+                higherIsBetter ? medianRatio(n, q, of) : medianRatio(q, n, of));
     }
 
     /** The median over rounds of {@code of(numerator round i) / of(denominator round i)}. */

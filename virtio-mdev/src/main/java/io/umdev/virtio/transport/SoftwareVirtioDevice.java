@@ -1035,6 +1035,11 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         }
     }
 
+    /** Whether the data path may run queue's engine now. Device lock held. */
+    private boolean runnable(Queue queue) {
+        return running && !suspended && !closed && queue.ready && queue.engine != null;
+    }
+
     /** One look at every polled queue: services those with buffers, lets those whose window ran out sleep. */
     private void pollQueues() {
         long now = System.nanoTime();
@@ -1057,7 +1062,7 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         try {
             Queue queue = queues[q];
             Virtqueue vq = queue.engine;
-            if (!running || suspended || closed || !queue.ready || vq == null) {
+            if (!runnable(queue)) {
                 // Reset, stop and suspend start the queue afresh with notifications on.
                 setPolling(q, false);
                 return false;
@@ -1098,7 +1103,7 @@ public abstract class SoftwareVirtioDevice implements VirtioDevice, MdevDevice, 
         lock.lock();
         try {
             Virtqueue vq = queue.engine;
-            if (!running || suspended || closed || !queue.ready || vq == null) {
+            if (!runnable(queue)) {
                 return;
             }
             if (!vq.begin()) {
